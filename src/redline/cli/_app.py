@@ -1,0 +1,62 @@
+"""The Typer application: parses, calls the packages, prints; heavy imports stay in commands."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from redline import __version__
+from redline.errors import RedlineError
+
+app = typer.Typer(
+    name="redline",
+    help="AI Safety Levels as code: measure, decide, defend, attack, gate.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn an error the user can fix into one line on stderr and exit status 1."""
+    try:
+        yield
+    except RedlineError as ex:
+        typer.echo(f"error: {ex}", err=True)
+        raise typer.Exit(1) from ex
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"redline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """AI Safety Levels as code: measure, decide, defend, attack, gate."""
+
+
+def parse_model_args(pairs: list[str]) -> dict[str, Any]:
+    """`-M key=value` pairs as a dict; values are read as YAML scalars (numbers, booleans)."""
+    import yaml
+
+    args: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise RedlineError(f"model argument must look like key=value, got {pair!r}")
+        args[key.strip()] = yaml.safe_load(value) if value else ""
+    return args
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from redline.errors import ModelLoadError, RedlineError
+from redline.models import check_gguf, get_engine, smollm2_path
+
+pytestmark = pytest.mark.model
+
+CONTEXT = "The capital of France is"
+
+
+def independent_logprob(context: str, continuation: str) -> float:
+    """Sum of token log-probabilities from a separate Llama instance's eval() scores."""
+    from llama_cpp import Llama
+
+    llm = Llama(
+        model_path=str(smollm2_path()), n_ctx=256, n_threads=1, logits_all=True, verbose=False
+    )
+    ctx = llm.tokenize(context.encode(), add_bos=False)
+    cont = llm.tokenize(continuation.encode(), add_bos=False)
+    llm.eval(ctx + cont)
+    total = 0.0
+    for i, token in enumerate(cont):
+        row = np.asarray(llm.scores[len(ctx) - 1 + i], dtype=np.float64)
+        total += row[token] - (row.max() + np.log(np.exp(row - row.max()).sum()))
+    return float(total)
+
+
+def test_engine_is_shared_per_process(engine):
+    assert get_engine(smollm2_path()) is engine
+
+
+def test_chat_template_comes_from_the_gguf(engine):
+    assert engine.chat_template and "<|im_start|>" in engine.chat_template
+
+
+def test_chat_answers(engine):
+    result = engine.chat(
+        [{"role": "user", "content": "Say hello."}], max_tokens=16, temperature=0.0
+    )
+    assert result["choices"][0]["message"]["content"].strip()
+    assert result["usage"]["completion_tokens"] > 0
+
+
+def test_greedy_chat_is_repeatable(engine):
+    messages = [{"role": "user", "content": "Name a colour."}]
+    first = engine.chat(messages, max_tokens=12, temperature=0.0, seed=1)
+    engine.chat([{"role": "user", "content": "Something else entirely."}], max_tokens=5)
+    second = engine.chat(messages, max_tokens=12, temperature=0.0, seed=1)
+    assert first["choices"][0]["message"] == second["choices"][0]["message"]
+
+
+def test_seeded_sampling_is_repeatable(engine):
+    messages = [{"role": "user", "content": "Write a word."}]
+    runs = [engine.chat(messages, max_tokens=12, temperature=1.0, seed=7) for _ in range(2)]
+    assert runs[0]["choices"][0]["message"] == runs[1]["choices"][0]["message"]
+
+
+def test_paris_outscores_berlin(engine):
+    paris, berlin = engine.score_continuations(CONTEXT, [" Paris", " Berlin"])
+    assert paris.logprob > berlin.logprob
+    assert paris.greedy
+
+
+def test_scores_match_independent_eval(engine):
+    scores = engine.score_continuations(CONTEXT, [" Paris", " Berlin", " a city in Europe"])
+    for score in scores:
+        expected = independent_logprob(CONTEXT, score.text)
+        assert score.logprob == pytest.approx(expected, abs=1e-3)
+        assert score.logprob < 0
+
+
+def test_scoring_does_not_depend_on_order(engine):
+    forward = engine.score_continuations(CONTEXT, [" Paris", " Berlin"])
+    backward = engine.score_continuations(CONTEXT, [" Berlin", " Paris"])
+    assert forward[0].logprob == pytest.approx(backward[1].logprob, abs=1e-4)
+
+
+def test_empty_continuation_is_an_error(engine):
+    with pytest.raises(RedlineError, match="empty continuation"):
+        engine.score_continuations(CONTEXT, [""])
+
+
+def test_tokenizer_is_the_models_own(engine):
+    tokens = engine.tokenize("The capital of France is Paris.")
+    assert 0 < len(tokens) < 12
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(ModelLoadError, match="model file not found"):
+        check_gguf(tmp_path / "absent.gguf")
+
+
+def test_non_gguf_file(tmp_path):
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"PK\x03\x04 not a model")
+    with pytest.raises(ModelLoadError, match="not a GGUF model file"):
+        get_engine(bad)
+
+
+def test_corrupt_gguf_file(tmp_path):
+    bad = tmp_path / "truncated.gguf"
+    bad.write_bytes(smollm2_path().read_bytes()[:4096])
+    with pytest.raises(ModelLoadError, match="cannot load GGUF model"):
+        get_engine(bad)
