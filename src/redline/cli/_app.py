@@ -19,13 +19,13 @@ app = typer.Typer(
 
 
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn an error the user can fix into one line on stderr and exit status 1."""
+def user_errors(code: int = 1) -> Iterator[None]:
+    """Turn an error the user can fix into one line on stderr and exit status `code`."""
     try:
         yield
     except RedlineError as ex:
         typer.echo(f"error: {ex}", err=True)
-        raise typer.Exit(1) from ex
+        raise typer.Exit(code) from ex
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,210 @@
+"""`redline policy list|show|validate`, `redline decide` and `redline compute`."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from redline.cli._app import app, user_errors
+from redline.errors import RedlineError
+
+policy_app = typer.Typer(help="List, show and validate release policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+BAD_INPUT = 2
+
+
+@policy_app.command("list")
+def policy_list() -> None:
+    """List the policies redline ships."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from redline.policy import DEFAULT_POLICY, load_policy, shipped_policies
+
+    table = Table(title="Shipped policies")
+    for column in ("name", "policy", "levels", "thresholds"):
+        table.add_column(column)
+    with user_errors():
+        for name in shipped_policies():
+            p = load_policy(name)
+            label = f"{name} (default)" if name == DEFAULT_POLICY else name
+            table.add_row(
+                label, p.name, " < ".join(lv.id for lv in p.levels), str(len(p.thresholds))
+            )
+    Console().print(table)
+
+
+@policy_app.command("show")
+def policy_show(
+    name: Annotated[str, typer.Argument(help="A shipped policy name or a policy file.")],
+) -> None:
+    """Show a policy's thresholds, indicators and safeguards with their numbers' sources."""
+    from rich.console import Console
+    from rich.tree import Tree
+
+    from redline.policy import Number, load_policy
+
+    def num(label: str, n: Number | None) -> str:
+        if n is None:
+            return ""
+        where = ",".join(n.src) if n.src else "set your own"
+        return f" {label} {n.value:g} [dim]({n.status}: {where})[/]"
+
+    with user_errors():
+        p = load_policy(name)
+    tree = Tree(f"[bold]{p.id}[/]: {p.name}  (baseline {p.baseline})")
+    for t in p.thresholds:
+        req = ", ".join(f"{k} {v}" for k, v in t.requires.model_dump().items() if v)
+        node = tree.add(f"[bold]{t.id}[/] ({t.domain}) requires {req}: {t.definition}")
+        for ind in t.indicators:
+            source = "evidence file" if ind.external else f"{ind.task} {ind.metric}"
+            node.add(
+                f"{ind.id} [{source}]"
+                + num("rule out below", ind.rule_out_below)
+                + num("rule in at", ind.rule_in_at)
+                + num("alert at", ind.alert_at)
+                + ("" if ind.required else " [dim](monitor)[/]")
+            )
+    for level, safeguards in p.safeguards.items():
+        node = tree.add(f"[bold]safeguards {level}[/]")
+        for sg in safeguards:
+            detail = "attestation" if sg.kind == "attestation" else ""
+            if sg.kind == "measured":
+                detail = (
+                    f"{sg.task or 'evidence file'} {sg.metric}"
+                    + num("max", sg.max)
+                    + num("min", sg.min)
+                )
+            node.add(f"{sg.standard} {sg.id}: {sg.description} [{detail}]")
+    Console().print(tree)
+
+
+@policy_app.command("validate")
+def policy_validate(
+    files: Annotated[list[Path], typer.Argument(help="Policy YAML files to check.")],
+) -> None:
+    """Check policy files; the first problem in each is printed as FILE:LINE: FIELD: MESSAGE."""
+    from redline.policy import load_policy
+
+    with user_errors(BAD_INPUT):
+        for file in files:
+            p = load_policy(file)
+            typer.echo(f"{file}: ok ({p.id}, {len(p.thresholds)} thresholds)")
+
+
+@policy_app.command("schema")
+def policy_schema(
+    what: Annotated[
+        str, typer.Argument(help="decision (decide --json output), policy, or evidence (file).")
+    ] = "decision",
+) -> None:
+    """Print the JSON Schema of a decision, a policy file or a manual evidence file."""
+    import json
+
+    from pydantic import BaseModel
+
+    from redline.policy import Decision, ManualEvidence, Policy
+
+    models: dict[str, type[BaseModel]] = {
+        "decision": Decision,
+        "policy": Policy,
+        "evidence": ManualEvidence,
+    }
+    with user_errors(BAD_INPUT):
+        if what not in models:
+            raise RedlineError(f"unknown schema {what!r}: choose {', '.join(models)}")
+    typer.echo(json.dumps(models[what].model_json_schema(), indent=2))
+
+
+@app.command("decide")
+def decide_command(
+    logs: Annotated[list[Path], typer.Argument(help="Inspect logs (.eval/.json) or directories.")],
+    policy: Annotated[str, typer.Option(help="Shipped policy name or policy file.")] = "rsp",
+    evidence: Annotated[
+        Path | None, typer.Option(help="Manual evidence YAML: attestations, external results.")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the decision JSON here.")
+    ] = None,
+) -> None:
+    """Decide from Inspect logs: required safety level, safeguards met, deploy or not.
+
+    Exit status: 0 deploy, 1 do not deploy, 2 bad input.
+    """
+    from redline._files import write_atomic
+    from redline.cli._render import print_decision
+    from redline.policy import Evidence, decide, load_policy
+
+    with user_errors(BAD_INPUT):
+        p = load_policy(policy)
+        decision = decide(p, Evidence.load(list(logs), evidence))
+        if json_out:
+            write_atomic(json_out, decision.model_dump_json(indent=2) + "\n")
+    print_decision(decision)
+    raise typer.Exit(0 if decision.outcome == "deploy" else 1)
+
+
+@app.command("compute")
+def compute_command(
+    params: Annotated[float | None, typer.Option(help="Parameters (active ones for MoE).")] = None,
+    tokens: Annotated[float | None, typer.Option(help="Training tokens.")] = None,
+    chips: Annotated[float | None, typer.Option(help="Accelerators used.")] = None,
+    peak_flops: Annotated[float | None, typer.Option(help="Peak FLOP/s per accelerator.")] = None,
+    hours: Annotated[float | None, typer.Option(help="Training time in hours.")] = None,
+    utilization: Annotated[
+        float | None, typer.Option(help="Fraction of peak achieved (default 0.3).")
+    ] = None,
+    revenue: Annotated[
+        float | None,
+        typer.Option(help="Developer's annual revenue in USD (large-developer duties)."),
+    ] = None,
+    bio_sequence: Annotated[
+        bool, typer.Option(help="Trained primarily on biological sequence data.")
+    ] = False,
+    previous: Annotated[
+        float | None,
+        typer.Option(help="Effective compute (FLOP) at the last comprehensive assessment."),
+    ] = None,
+    policy: Annotated[
+        str, typer.Option(help="Policy whose re-assessment trigger applies.")
+    ] = "rsp",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Training compute (6ND or hardware) and the regulatory tiers it reaches."""
+    from redline.cli._render import print_compute
+    from redline.policy import (
+        classify,
+        flop_from_hardware,
+        flop_from_params,
+        load_policy,
+        tier_table,
+    )
+
+    with user_errors(BAD_INPUT):
+        if params is not None and tokens is not None:
+            report = classify(
+                flop_from_params(params, tokens),
+                "6ND",
+                {"params": params, "tokens": tokens},
+                revenue,
+                bio_sequence,
+                previous,
+            )
+        elif chips is not None and peak_flops is not None and hours is not None:
+            u = utilization if utilization is not None else tier_table().default_utilization.value
+            report = classify(
+                flop_from_hardware(chips, peak_flops, hours, u),
+                "hardware",
+                {"chips": chips, "peak_flops": peak_flops, "hours": hours, "utilization": u},
+                revenue,
+                bio_sequence,
+                previous,
+            )
+        else:
+            raise RedlineError("give --params and --tokens, or --chips, --peak-flops and --hours")
+        trigger = load_policy(policy).triggers.effective_compute_multiplier
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        print_compute(report, trigger.value if trigger else None)

@@ -1,0 +1,105 @@
+"""Rich rendering of decisions and compute reports for the terminal."""
+
+from rich.console import Console
+from rich.table import Table
+
+from redline.policy import ComputeReport, Decision
+
+_STYLE = {
+    "ruled_out": "green",
+    "alert": "yellow",
+    "not_ruled_out": "red",
+    "crossed": "bold red",
+    "no_evidence": "magenta",
+    "met": "green",
+    "unmet": "red",
+}
+
+
+def _styled(status: str) -> str:
+    return f"[{_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def print_decision(d: Decision, console: Console | None = None) -> None:
+    """The decision first, then thresholds, safeguards, reasons and evidence problems."""
+    console = console or Console()
+    verdict = "[bold green]DEPLOY[/]" if d.outcome == "deploy" else "[bold red]DO NOT DEPLOY[/]"
+    console.print(
+        f"{verdict}  policy {d.policy.id}; required: deployment {d.required_deployment}, "
+        f"security {d.required_security}; models: {', '.join(d.models) or '-'}"
+    )
+    thresholds = Table(title="Capability thresholds")
+    for column in ("threshold", "status", "indicator", "estimate [95% CI]", "lines", "why"):
+        thresholds.add_column(column)
+    for t in d.thresholds:
+        shown = [ind for ind in t.indicators if ind.required or ind.measurement]
+        hidden = len(t.indicators) - len(shown)
+        for i, ind in enumerate(shown):
+            e = ind.measurement.estimate if ind.measurement else None
+            est = f"{e.value:.3g} [{e.lower:.3g}, {e.upper:.3g}] n={e.n}" if e else "-"
+            lines = " ".join(
+                f"{label}{n.value:g}"
+                for label, n in (
+                    ("out<", ind.rule_out_below),
+                    ("in≥", ind.rule_in_at),
+                    ("alert≥", ind.alert_at),
+                )
+                if n is not None
+            )
+            name = ind.id if ind.required else f"{ind.id} (optional)"
+            thresholds.add_row(
+                t.id if i == 0 else "",
+                _styled(t.status) if i == 0 else "",
+                name,
+                est,
+                lines,
+                f"{_styled(ind.status)}: {ind.reason}",
+            )
+        if hidden:
+            thresholds.add_row("", "", f"[dim]+{hidden} optional without evidence[/]", "", "", "")
+    console.print(thresholds)
+    safeguards = Table(title="Required safeguards")
+    for column in ("level", "standard", "safeguard", "status", "why"):
+        safeguards.add_column(column)
+    for s in d.safeguards:
+        safeguards.add_row(s.level, s.standard, s.id, _styled(s.status), s.reason)
+    console.print(safeguards)
+    console.print("[bold]Reasons[/]")
+    for r in d.reasons:
+        refs = f" [dim]({'; '.join(r.refs)})[/]" if r.refs else ""
+        console.print(f"- {r.message}{refs}")
+    due = "due" if d.assessment.due else "not due"
+    console.print(
+        f"Comprehensive assessment {due}: {'; '.join(d.assessment.reasons) or 'no trigger fired'}"
+    )
+    for problem in d.problems:
+        console.print(f"[yellow]warning:[/] {problem}")
+
+
+def print_compute(r: ComputeReport, trigger: float | None, console: Console | None = None) -> None:
+    """Compute estimate, tier table, and growth against the re-assessment trigger."""
+    console = console or Console()
+    inputs = ", ".join(f"{k}={v:g}" for k, v in r.inputs.items())
+    console.print(f"Training compute: [bold]{r.flop:.3g} FLOP[/] ({r.method}: {inputs})")
+    table = Table(title="Regulatory compute tiers")
+    for column in ("tier", "line (FLOP)", "reached", "applies", "source", "obligations / notes"):
+        table.add_column(column)
+    for t in r.tiers:
+        detail = "\n".join([*t.obligations, *([t.note] if t.note else [])])
+        table.add_row(
+            t.name,
+            f"> {t.threshold_flop:.0e}",
+            "yes" if t.reached else "no",
+            {"yes": "[bold]yes[/]", "no": "no", "if_large_developer": "if large developer"}[
+                t.applies
+            ],
+            f"{t.status} {','.join(t.src)}",
+            detail,
+        )
+    console.print(table)
+    if r.growth is not None:
+        line = f"Effective compute grew {r.growth:.3g}x since the last comprehensive assessment"
+        if trigger is not None:
+            verdict = "a comprehensive assessment is due" if r.growth >= trigger else "below"
+            line += f": {verdict} the {trigger:g}x trigger"
+        console.print(line)

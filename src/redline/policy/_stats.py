@@ -1,0 +1,60 @@
+"""Confidence intervals: Wilson for proportions, percentile bootstrap for means."""
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from redline.policy._schema import Record
+
+Z95 = 1.959963984540054
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20240917
+
+CIMethod = Literal["wilson", "bootstrap", "reported", "external", "none"]
+
+
+class Estimate(Record):
+    """A point estimate with its 95% confidence interval and how the interval was computed."""
+
+    value: float
+    lower: float
+    upper: float
+    n: int
+    method: CIMethod
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion."""
+    if n <= 0:
+        raise ValueError("Wilson interval needs at least one trial")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bootstrap_mean(
+    values: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES
+) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the mean (seeded, so reports repeat)."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        raise ValueError("bootstrap needs at least one value")
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def estimate_mean(values: Sequence[float]) -> Estimate:
+    """Mean of per-sample values with a 95% CI: Wilson if every value is 0 or 1, else bootstrap."""
+    n = len(values)
+    mean = float(np.mean(values))
+    if all(v in (0.0, 1.0) for v in values):
+        lower, upper = wilson(int(sum(values)), n)
+        return Estimate(value=mean, lower=lower, upper=upper, n=n, method="wilson")
+    lower, upper = bootstrap_mean(values)
+    return Estimate(value=mean, lower=lower, upper=upper, n=n, method="bootstrap")
