@@ -278,3 +278,11 @@ def test_assessment_triggers(history, due):
     )
     evidence = Evidence([], ManualEvidence.model_validate({"history": history}), None)
     assert decide(policy, evidence, today=TODAY).assessment.due is due
+
+
+def test_alert_is_reported_without_raising_the_level():
+    d = run([solved(0, 30, path="ctf.eval")])
+    assert d.required_security == "ASL-2"
+    alert = next(r for r in d.reasons if "alert line" in r.message)
+    assert alert.message.startswith("threshold CYBER-3 is ruled out but past its alert line")
+    assert alert.refs == ["ctf.eval"]

@@ -1,7 +1,7 @@
 """`redline policy list|show|validate`, `redline decide` and `redline compute`."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -182,27 +182,17 @@ def compute_command(
     )
 
     with user_errors(BAD_INPUT):
+        method: Literal["6ND", "hardware"]
         if params is not None and tokens is not None:
-            report = classify(
-                flop_from_params(params, tokens),
-                "6ND",
-                {"params": params, "tokens": tokens},
-                revenue,
-                bio_sequence,
-                previous,
-            )
+            method, flop = "6ND", flop_from_params(params, tokens)
+            inputs = {"params": params, "tokens": tokens}
         elif chips is not None and peak_flops is not None and hours is not None:
             u = utilization if utilization is not None else tier_table().default_utilization.value
-            report = classify(
-                flop_from_hardware(chips, peak_flops, hours, u),
-                "hardware",
-                {"chips": chips, "peak_flops": peak_flops, "hours": hours, "utilization": u},
-                revenue,
-                bio_sequence,
-                previous,
-            )
+            method, flop = "hardware", flop_from_hardware(chips, peak_flops, hours, u)
+            inputs = {"chips": chips, "peak_flops": peak_flops, "hours": hours, "utilization": u}
         else:
             raise RedlineError("give --params and --tokens, or --chips, --peak-flops and --hours")
+        report = classify(flop, method, inputs, revenue, bio_sequence, previous)
         trigger = load_policy(policy).triggers.effective_compute_multiplier
     if as_json:
         typer.echo(report.model_dump_json(indent=2))

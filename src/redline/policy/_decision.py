@@ -340,6 +340,19 @@ def decide(policy: Policy, evidence: Evidence, today: date | None = None) -> Dec
         )
         for t in demanding
     ]
+    reasons += [
+        Reason(
+            message=f"threshold {t.id} is ruled out but past its alert line: "
+            + "; ".join(r.reason for r in t.indicators if r.status == "alert"),
+            refs=[
+                r.measurement.provenance.path
+                for r in t.indicators
+                if r.status == "alert" and r.measurement
+            ],
+        )
+        for t in thresholds
+        if t.status == "alert"
+    ]
 
     safeguards: list[SafeguardResult] = []
     for std, required in (("deployment", required_deployment), ("security", required_security)):
