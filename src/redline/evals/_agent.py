@@ -1,0 +1,43 @@
+"""The agent and sandbox shared by the agentic suites (cyber, autonomy, intercode).
+
+Inspect's ReAct agent with bash and python tools. Sandboxes: `local` (default; no isolation,
+every command runs on this machine as this user, in a temporary directory per sample) or
+`docker` (the compose file beside this module; needs a Docker daemon).
+"""
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+from inspect_ai.agent import Agent, AgentPrompt, react
+from inspect_ai.tool import bash, python
+from inspect_ai.util import SandboxEnvironmentSpec
+
+from redline.errors import RedlineError
+
+SandboxKind = Literal["local", "docker"]
+COMMAND_TIMEOUT = 60
+"""Seconds one bash or python call may run."""
+MESSAGE_LIMIT = 40
+"""Messages per sample (each tool call and result counts)."""
+TIME_LIMIT = 900
+"""Seconds per sample, wall clock."""
+
+
+def sandbox_spec(kind: str) -> SandboxEnvironmentSpec:
+    """The sandbox for an agentic task: `local` or `docker` (with redline's compose file)."""
+    if kind == "local":
+        return SandboxEnvironmentSpec("local")
+    if kind == "docker":
+        compose = Path(str(files("redline.evals") / "sandbox" / "compose.yaml"))
+        return SandboxEnvironmentSpec("docker", str(compose))
+    raise RedlineError(f"unknown sandbox {kind!r}: use local or docker")
+
+
+def tool_agent(instructions: str) -> Agent:
+    """A ReAct agent with bash and python tools that ends by calling submit(answer)."""
+    return react(
+        prompt=AgentPrompt(instructions=instructions),
+        tools=[bash(timeout=COMMAND_TIMEOUT), python(timeout=COMMAND_TIMEOUT)],
+        attempts=1,
+    )
