@@ -1,4 +1,4 @@
 """Inspect entry point: importing this module registers redline's providers and tasks."""
 
-from redline.evals import smoke  # noqa: F401
+from redline.evals import autonomy, cyber, intercode, knowledge, mcq, smoke  # noqa: F401
 from redline.models import _provider  # noqa: F401

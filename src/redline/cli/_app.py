@@ -44,15 +44,15 @@ def _root(
     """AI Safety Levels as code: measure, decide, defend, attack, gate."""
 
 
-def parse_model_args(pairs: list[str]) -> dict[str, Any]:
-    """`-M key=value` pairs as a dict; values are read as YAML scalars (numbers, booleans)."""
+def parse_key_values(pairs: list[str], what: str = "model argument") -> dict[str, Any]:
+    """`-M`/`-T` `key=value` pairs as a dict; values are read as YAML scalars (numbers, bools)."""
     import yaml
 
     args: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise RedlineError(f"model argument must look like key=value, got {pair!r}")
+            raise RedlineError(f"{what} must look like key=value, got {pair!r}")
         args[key.strip()] = yaml.safe_load(value) if value else ""
     return args
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from redline.cli._app import app, parse_model_args, user_errors
+from redline.cli._app import app, parse_key_values, user_errors
 from redline.errors import RedlineError
 from redline.models import EMBEDDED_MODEL
 
@@ -26,7 +26,7 @@ def chat_command(
 ) -> None:
     """Print one answer from a model."""
     with user_errors():
-        args = parse_model_args(model_arg or [])
+        args = parse_key_values(model_arg or [])
         from inspect_ai.model import (
             ChatMessage,
             ChatMessageSystem,

