@@ -64,6 +64,8 @@ class Constitution(BaseModel):
     name: str
     description: str
     categories: list[Category] = Field(min_length=1)
+    everyday_seeds: list[str] = Field(default_factory=list)
+    """Ordinary requests unrelated to any category: what normal traffic looks like (permitted)."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:

@@ -54,6 +54,8 @@ def seed_examples(constitution: Constitution) -> list[Example]:
     for cat in constitution.categories:
         out += [Example(s, 1, cat.id, "seed", s) for s in cat.harmful_seeds]
         out += [Example(s, 0, cat.id, "seed", s) for s in cat.permitted_seeds]
+    everyday = constitution.categories[0].id  # a permitted example's category is never used
+    out += [Example(s, 0, everyday, "seed", s) for s in constitution.everyday_seeds]
     return out
 
 
