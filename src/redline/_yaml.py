@@ -1,5 +1,6 @@
 """Load YAML into a pydantic model with errors that name the file, the line and the field."""
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,3 +64,22 @@ def _line_of(node: Any, loc: tuple[Any, ...]) -> int:
             node = node.value[part]
             line = node.start_mark.line + 1
     return line
+
+
+def shipped_files(package: str, folder: str) -> dict[str, Path]:
+    """Names (file stems) and paths of the YAML files a redline package ships in `folder`."""
+    root = Path(str(files(package) / folder))
+    return {p.stem: p for p in sorted(root.glob("*.yaml"))}
+
+
+def load_named(name_or_path: str | Path, shipped: dict[str, Path], model: type[M], kind: str) -> M:
+    """A shipped file by name, or a YAML file by path, validated as `model`."""
+    if str(name_or_path) in shipped:
+        return load_yaml_model(shipped[str(name_or_path)], model)
+    path = Path(name_or_path)
+    if not path.exists():
+        raise RedlineError(
+            f"no {kind} named {str(name_or_path)!r} and no such file "
+            f"(shipped: {', '.join(shipped) or 'none'})"
+        )
+    return load_yaml_model(path, model)

@@ -5,13 +5,12 @@ and permitted content nearby (must stay allowed), with seed requests for both: t
 is trained from these seeds and their synthetic expansions. Requests only, never answers.
 """
 
-from importlib.resources import files
 from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from redline._yaml import load_yaml_model
+from redline._yaml import load_named, shipped_files
 from redline.errors import RedlineError
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -85,19 +84,9 @@ class Constitution(BaseModel):
 
 def shipped_constitutions() -> dict[str, Path]:
     """Names and files of the constitutions redline ships."""
-    folder = Path(str(files("redline.guard") / "constitutions"))
-    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+    return shipped_files("redline.guard", "constitutions")
 
 
 def load_constitution(name_or_path: str | Path = DEFAULT_CONSTITUTION) -> Constitution:
     """A shipped constitution by name, or a constitution YAML file by path."""
-    shipped = shipped_constitutions()
-    if str(name_or_path) in shipped:
-        return load_yaml_model(shipped[str(name_or_path)], Constitution)
-    path = Path(name_or_path)
-    if not path.exists():
-        raise RedlineError(
-            f"no constitution named {str(name_or_path)!r} and no such file "
-            f"(shipped: {', '.join(shipped) or 'none'})"
-        )
-    return load_yaml_model(path, Constitution)
+    return load_named(name_or_path, shipped_constitutions(), Constitution, "constitution")
