@@ -170,3 +170,10 @@ def test_tool_calls_and_results_reach_the_prompt():
         == '<tool_call>{"name": "bash", "arguments": {"cmd": "ls"}}</tool_call>'
     )
     assert "a.txt" in messages[3]["content"]
+
+
+def test_conversation_longer_than_the_context_ends_with_model_length():
+    # regression: llama.cpp raised ValueError and the whole evaluation errored
+    model = get_model("redline/smollm2", n_ctx=256)
+    output = asyncio.run(model.generate("word " * 400, config=GenerateConfig(max_tokens=8)))
+    assert output.stop_reason == "model_length" and output.completion == ""

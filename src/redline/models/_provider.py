@@ -69,9 +69,16 @@ class RedlineGGUF(ModelAPI):
         messages = to_chat_messages(input, tools if use_tools else [])
         params = sampling_params(config)
         started = time.monotonic()
-        result = await anyio.to_thread.run_sync(
-            lambda: self.engine.chat(messages, **params), abandon_on_cancel=False
-        )
+        try:
+            result = await anyio.to_thread.run_sync(
+                lambda: self.engine.chat(messages, **params), abandon_on_cancel=False
+            )
+        except ValueError as ex:
+            if "exceed context window" not in str(ex):
+                raise
+            # the conversation outgrew the context: end this sample, not the whole evaluation
+            output = ModelOutput.from_content(self.model_name, "", stop_reason="model_length")
+            return output, ModelCall.create(request={"messages": messages, **params}, response=None)
         elapsed = time.monotonic() - started
         output = to_model_output(self.model_name, result, parse_tools=use_tools)
         output.time = elapsed
