@@ -18,11 +18,12 @@ _STYLE = {
     "no_evidence": "magenta",
     "met": "green",
     "unmet": "red",
+    "success": "green",
 }
 
 
 def _styled(status: str) -> str:
-    return f"[{_STYLE.get(status, 'white')}]{status}[/]"
+    return f"[{_STYLE.get(status, 'red')}]{status}[/]"
 
 
 def print_decision(d: Decision, console: Console | None = None) -> None:
@@ -128,9 +129,5 @@ def print_eval_summary(logs: "list[EvalLog]", console: Console | None = None) ->
             if "lower" in metrics and "upper" in metrics:
                 headline += f" [{metrics['lower']:.3f}, {metrics['upper']:.3f}]"
         done = log.results.completed_samples if log.results else 0
-        table.add_row(log.eval.task, _styled_log(log.status), str(done), headline, log.location)
+        table.add_row(log.eval.task, _styled(log.status), str(done), headline, log.location)
     console.print(table)
-
-
-def _styled_log(status: str) -> str:
-    return f"[green]{status}[/]" if status == "success" else f"[red]{status}[/]"
