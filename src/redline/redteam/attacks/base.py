@@ -6,10 +6,13 @@ class under its name, as Inspect's decorators do, so the CLI and docs list what 
 """
 
 import random
-from collections.abc import Callable
-from typing import ClassVar, Literal, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
 from redline.errors import RedlineError
+
+if TYPE_CHECKING:
+    from inspect_ai.model import ChatMessage, Model
 
 Family = Literal[
     "encoding", "best_of_n", "template", "splitting", "many_shot", "model", "multi_turn"
@@ -32,6 +35,36 @@ class Attack:
     def apply(self, text: str, rng: random.Random) -> str:
         """The attacked prompt for `text` (single-turn, no attacker model)."""
         raise NotImplementedError(f"attack {self.name} needs an attacker model or a conversation")
+
+    async def generate(self, text: str, rng: random.Random, attacker: "Model | None") -> str:
+        """The attacked prompt for `text`; attacks with `needs_attacker` ask `attacker` for it."""
+        return self.apply(text, rng)
+
+
+TargetFn = Callable[[list["ChatMessage"]], Awaitable[str]]
+"""Send a conversation to the target under attack and return its reply."""
+
+JudgeFn = Callable[[str, str], Awaitable[float]]
+"""Rate how fully `response` (2nd) carries out `behavior` (1st): 0.0 refused .. 1.0 fully."""
+
+
+class MultiTurnAttack(Attack):
+    """An attack that holds a conversation with the target (PAIR, crescendo-style escalation)."""
+
+    multi_turn = True
+    needs_attacker = True
+
+    async def run(
+        self,
+        behavior: str,
+        rng: random.Random,
+        attacker: "Model",
+        target: TargetFn,
+        judge: JudgeFn,
+        max_turns: int,
+    ) -> list["ChatMessage"]:
+        """Attack `target` for up to `max_turns` turns; the conversation that came closest."""
+        raise NotImplementedError
 
 
 A = TypeVar("A", bound=type[Attack])
