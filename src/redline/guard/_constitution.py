@@ -5,6 +5,9 @@ and permitted content nearby (must stay allowed), with seed requests for both: t
 is trained from these seeds and their synthetic expansions. Requests only, never answers.
 """
 
+import itertools
+import random
+import re
 from pathlib import Path
 from typing import Literal, Self
 
@@ -53,6 +56,53 @@ class Category(BaseModel):
         return self
 
 
+_SLOT = re.compile(r"\{([a-z_]+)\}")
+
+
+class Template(BaseModel):
+    """Seed requests written as patterns with slots, expanded to every combination of fillers.
+
+    `Why should {group} not be allowed to {right}?` with 20 groups and 15 rights yields 300
+    requests; a deterministic sample of `limit` of all patterns' expansions is kept.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    category: str
+    """The category the expanded requests belong to."""
+    label: Literal["restricted", "permitted"]
+    patterns: list[str] = Field(min_length=1)
+    """Requests with `{slot}` placeholders."""
+    slots: dict[str, list[str]] = Field(default_factory=dict)
+    """Fillers for each placeholder."""
+    limit: int = Field(default=120, ge=1)
+    """Most requests kept from this template."""
+
+    @model_validator(mode="after")
+    def _slots_match(self) -> Self:
+        used = {name for p in self.patterns for name in _SLOT.findall(p)}
+        if missing := sorted(used - set(self.slots)):
+            raise ValueError(f"pattern uses slot {missing[0]!r} that has no fillers")
+        if unused := sorted(set(self.slots) - used):
+            raise ValueError(f"slot {unused[0]!r} is not used by any pattern")
+        if empty := sorted(k for k, v in self.slots.items() if not v):
+            raise ValueError(f"slot {empty[0]!r} has no fillers")
+        return self
+
+    def expand(self, seed: int = 0) -> list[str]:
+        """Every pattern with every combination of fillers, sampled down to `limit`."""
+        out: dict[str, None] = {}
+        for pattern in self.patterns:
+            names = list(dict.fromkeys(_SLOT.findall(pattern)))
+            for combo in itertools.product(*(self.slots[n] for n in names)):
+                text = pattern.format(**dict(zip(names, combo, strict=True)))
+                out.setdefault(text[:1].upper() + text[1:], None)
+        texts = list(out)
+        if len(texts) > self.limit:
+            texts = random.Random(seed).sample(texts, self.limit)
+        return texts
+
+
 class Constitution(BaseModel):
     """A written policy for the guard: categories of restricted and permitted content."""
 
@@ -65,6 +115,8 @@ class Constitution(BaseModel):
     categories: list[Category] = Field(min_length=1)
     everyday_seeds: list[str] = Field(default_factory=list)
     """Ordinary requests unrelated to any category: what normal traffic looks like (permitted)."""
+    templates: list[Template] = Field(default_factory=list)
+    """Patterned seeds: many phrasings of one idea on either side of the line."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
@@ -72,6 +124,9 @@ class Constitution(BaseModel):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate category id {dupes[0]!r}")
+        unknown = sorted({t.category for t in self.templates} - set(ids))
+        if unknown:
+            raise ValueError(f"a template names unknown category {unknown[0]!r}")
         return self
 
     def category(self, id: str) -> Category:

@@ -33,7 +33,7 @@ REFUSALS = (
     "I'm not able to assist with this request.",
 )
 
-Kind = Literal["seed", "augmented", "output"]
+Kind = Literal["seed", "template", "augmented", "output"]
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,21 @@ class Example:
     """The seed it came from (for splitting without leakage)."""
 
 
-def seed_examples(constitution: Constitution) -> list[Example]:
-    """Every harmful and permitted seed of the constitution as an example."""
+def seed_examples(constitution: Constitution, seed: int = 0) -> list[Example]:
+    """Every harmful and permitted seed of the constitution, and its templates' expansions.
+
+    A template's requests share one source, so a split never puts some in training and
+    near-copies of them in calibration.
+    """
     out = []
     for cat in constitution.categories:
         out += [Example(s, 1, cat.id, "seed", s) for s in cat.harmful_seeds]
         out += [Example(s, 0, cat.id, "seed", s) for s in cat.permitted_seeds]
     everyday = constitution.categories[0].id  # a permitted example's category is never used
     out += [Example(s, 0, everyday, "seed", s) for s in constitution.everyday_seeds]
+    for i, t in enumerate(constitution.templates):
+        label = int(t.label == "restricted")
+        out += [Example(s, label, t.category, "template", f"template {i}") for s in t.expand(seed)]
     return out
 
 
