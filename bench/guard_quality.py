@@ -2,7 +2,7 @@
 moderation), plus training time. Targets (issue 5): XSTest unsafe >= 90% flagged, safe <= 5%;
 JBB harmful >= 95%, benign <= 5%; moderation F1 per category reported.
 
-Usage: python bench/guard_quality.py [--backend minilm] [--data ../shared/data] [--out FILE]
+Usage: python bench/guard_quality.py [--backend svm] [--data ../shared/data] [--out FILE]
 Trains the default guard from the default constitution (only), then evaluates it.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from redline.guard import load_constitution, train_guard
+from redline.guard import DEFAULT_BACKEND, load_constitution, train_guard
 from redline.guard._evaluate import evaluate, load_eval_data
 
 SETS = [
@@ -26,7 +26,7 @@ SETS = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="minilm")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("bench/results/guard_quality.json"))

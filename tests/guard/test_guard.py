@@ -3,6 +3,7 @@ import pytest
 
 from redline.errors import RedlineError
 from redline.guard import Guard, train_guard
+from redline.guard._data import Example, limit
 from redline.guard._guard import calibrate
 from redline.redteam.attacks import transform
 
@@ -70,7 +71,19 @@ def test_output_stage_screens_response_in_context(tfidf_guard):
 
 
 @pytest.mark.slow
-def test_minilm_backend_learns_the_tiny_constitution(tiny):
-    guard = train_guard(tiny, backend="minilm", seed=0, holdout=0.25)
+@pytest.mark.parametrize("backend", ["minilm", "svm"])
+def test_embedding_backends_learn_the_tiny_constitution(tiny, backend):
+    guard = train_guard(tiny, backend=backend, seed=0, holdout=0.25)
     assert all(v.flagged for v in guard.classify(seeds(tiny, True)[:4]))
     assert not any(v.flagged for v in guard.classify(seeds(tiny, False)[:4]))
+
+
+def test_limit_keeps_kinds_in_order_and_is_deterministic():
+    examples = [Example(f"s{i}", 0, "c", "seed", f"s{i}") for i in range(5)] + [
+        Example(f"a{i}", 1, "c", "augmented", f"s{i}") for i in range(10)
+    ]
+    kept = limit(examples, 8, ("seed", "augmented"), seed=3)
+    assert len(kept) == 8 and sum(e.kind == "seed" for e in kept) == 5
+    assert kept == limit(examples, 8, ("seed", "augmented"), seed=3)
+    assert limit(examples, 3, ("augmented",), seed=0)[0].kind == "augmented"
+    assert limit(examples, None, ("seed",), seed=0) == examples

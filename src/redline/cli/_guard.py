@@ -36,7 +36,9 @@ def guard_train(
     constitution: Annotated[
         str, typer.Option(help="Shipped constitution name or YAML file.")
     ] = "default",
-    backend: Annotated[str, typer.Option(help="tfidf, minilm or cascade.")] = "minilm",
+    backend: Annotated[
+        str | None, typer.Option(help="svm, minilm, tfidf or cascade (default: svm).")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Guard folder to write (default: the default guard).")
     ] = None,
@@ -47,7 +49,7 @@ def guard_train(
     seed: Annotated[int, typer.Option(help="Seed for augmentation, splits and training.")] = 0,
 ) -> None:
     """Train input and output classifiers from a constitution."""
-    from redline.guard import default_guard_dir, load_constitution, train_guard
+    from redline.guard import DEFAULT_BACKEND, default_guard_dir, load_constitution, train_guard
     from redline.guard._data import Example
     from redline.guard._evaluate import load_eval_data
 
@@ -57,7 +59,9 @@ def guard_train(
             Example(r.text, r.label, r.group or c.categories[0].id, "seed", r.text)
             for r in (load_eval_data(extra, "jsonl") if extra else [])
         ]
-        guard = train_guard(c, backend=backend, target_fpr=target_fpr, seed=seed, extra=extras)
+        guard = train_guard(
+            c, backend=backend or DEFAULT_BACKEND, target_fpr=target_fpr, seed=seed, extra=extras
+        )
         folder = guard.save(out or default_guard_dir())
     for stage, info in guard.manifest.stages.items():
         typer.echo(

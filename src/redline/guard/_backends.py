@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
+from sklearn.svm import SVC
 from typing_extensions import override
 
 from redline.errors import RedlineError
@@ -32,6 +33,8 @@ class Backend(ABC):
     """A trainable text classifier: restricted vs permitted, and which category."""
 
     name: ClassVar[str]
+    max_train: ClassVar[int | None] = None
+    """Most training examples the backend takes (a sample keeping seeds first), if limited."""
     categories: list[str]
 
     def fit(self, texts: list[str], labels: list[int], categories: list[str], seed: int) -> None:
@@ -149,6 +152,35 @@ class MiniLMBackend(Backend):
         return _combine(self.harm, self.category, embed(texts))
 
 
+class SVMBackend(Backend):
+    """MiniLM embeddings with an RBF support-vector harm head: a curved boundary.
+
+    It separates restricted requests from near-miss permitted ones where a linear head cannot.
+    The score is the logistic of the SVM margin (monotone, so calibration is unaffected);
+    categories come from a logistic regression head. Training time grows with the square of
+    the examples, hence `max_train`.
+    """
+
+    name = "svm"
+    max_train = 9000
+
+    @override
+    def _fit(
+        self, texts: list[str], y: np.ndarray, cats: list[str], harmful: list[int], seed: int
+    ) -> None:
+        features = embed(texts)
+        self.harm = SVC(C=3.0, gamma=1.0, class_weight="balanced", random_state=seed)
+        self.harm.fit(features, y)
+        self.category = LogisticRegression(C=10.0, max_iter=3000, random_state=seed)
+        self.category.fit(features[harmful], cats)
+
+    @override
+    def score(self, texts: list[str]) -> Scores:
+        features = embed(texts)
+        p = 1.0 / (1.0 + np.exp(-self.harm.decision_function(features)))
+        return Scores(p, p[:, None] * self.category.predict_proba(features))
+
+
 class CascadeBackend(Backend):
     """TF-IDF first; texts it is unsure about (score inside the band) go to MiniLM."""
 
@@ -175,7 +207,7 @@ class CascadeBackend(Backend):
 
 
 BACKENDS: dict[str, type[Backend]] = {
-    b.name: b for b in (TfidfBackend, MiniLMBackend, CascadeBackend)
+    b.name: b for b in (TfidfBackend, MiniLMBackend, SVMBackend, CascadeBackend)
 }
 
 

@@ -91,16 +91,18 @@ class Template(BaseModel):
 
     def expand(self, seed: int = 0) -> list[str]:
         """Every pattern with every combination of fillers, sampled down to `limit`."""
-        out: dict[str, None] = {}
-        for pattern in self.patterns:
+        return [text for _, text in self.expand_by_pattern(seed)]
+
+    def expand_by_pattern(self, seed: int = 0) -> list[tuple[int, str]]:
+        """`expand()`, each request with the index of the pattern it came from."""
+        out: dict[str, int] = {}
+        for i, pattern in enumerate(self.patterns):
             names = list(dict.fromkeys(_SLOT.findall(pattern)))
             for combo in itertools.product(*(self.slots[n] for n in names)):
                 text = pattern.format(**dict(zip(names, combo, strict=True)))
-                out.setdefault(text[:1].upper() + text[1:], None)
-        texts = list(out)
-        if len(texts) > self.limit:
-            texts = random.Random(seed).sample(texts, self.limit)
-        return texts
+                out.setdefault(text[:1].upper() + text[1:], i)
+        made = [(i, text) for text, i in out.items()]
+        return random.Random(seed).sample(made, self.limit) if len(made) > self.limit else made
 
 
 class Constitution(BaseModel):

@@ -51,8 +51,8 @@ class Example:
 def seed_examples(constitution: Constitution, seed: int = 0) -> list[Example]:
     """Every harmful and permitted seed of the constitution, and its templates' expansions.
 
-    A template's requests share one source, so a split never puts some in training and
-    near-copies of them in calibration.
+    The requests of one template pattern share a source, so a split never puts some in
+    training and near-copies of them in calibration.
     """
     out = []
     for cat in constitution.categories:
@@ -62,7 +62,10 @@ def seed_examples(constitution: Constitution, seed: int = 0) -> list[Example]:
     out += [Example(s, 0, everyday, "seed", s) for s in constitution.everyday_seeds]
     for i, t in enumerate(constitution.templates):
         label = int(t.label == "restricted")
-        out += [Example(s, label, t.category, "template", f"template {i}") for s in t.expand(seed)]
+        out += [
+            Example(text, label, t.category, "template", f"template {i}.{p}")
+            for p, text in t.expand_by_pattern(seed)
+        ]
     return out
 
 
@@ -102,3 +105,20 @@ def split_by_source(
     random.Random(seed).shuffle(sources)
     held = set(sources[: int(len(sources) * holdout)])
     return [e for e in examples if e.source not in held], [e for e in examples if e.source in held]
+
+
+def limit(
+    examples: list[Example], n: int | None, kinds: tuple[Kind, ...], seed: int
+) -> list[Example]:
+    """At most `n` examples, taken kind by kind in the order of `kinds`.
+
+    Each kind is a random sample when it does not fit; unlisted kinds go when the limit bites.
+    """
+    if n is None or len(examples) <= n:
+        return examples
+    rng = random.Random(seed)
+    out: list[Example] = []
+    for kind in kinds:
+        group = [e for e in examples if e.kind == kind]
+        out += rng.sample(group, min(len(group), n - len(out)))
+    return out

@@ -18,13 +18,26 @@ from redline._files import write_atomic
 from redline.errors import RedlineError
 from redline.guard._backends import Backend, load_backend, new_backend
 from redline.guard._constitution import Constitution
-from redline.guard._data import Example, augment, output_examples, seed_examples, split_by_source
+from redline.guard._data import (
+    Example,
+    Kind,
+    augment,
+    limit,
+    output_examples,
+    seed_examples,
+    split_by_source,
+)
 from redline.guard._normalize import views
 
 Stage = Literal["input", "output"]
 MANIFEST = "guard.json"
-DEFAULT_BACKEND = "minilm"
+DEFAULT_BACKEND = "svm"
 DEFAULT_TARGET_FPR = 0.05
+STAGE_KINDS: dict[Stage, tuple[Kind, ...]] = {
+    "input": ("seed", "template", "augmented"),
+    "output": ("seed", "template", "output", "augmented"),
+}
+"""Which examples a size-limited backend keeps first, per stage."""
 
 
 def default_guard_dir() -> Path:
@@ -174,9 +187,19 @@ def conversation_text(messages: Sequence[dict[str, str]] | str) -> str:
 
 
 def _train_stage(
-    backend_name: str, train: list[Example], calib: list[Example], target_fpr: float, seed: int
+    backend_name: str,
+    stage: Stage,
+    train: list[Example],
+    calib: list[Example],
+    target_fpr: float,
+    seed: int,
 ) -> tuple[Backend, StageInfo]:
     backend = new_backend(backend_name)
+    if backend.max_train is not None:
+        # seeds first: the output stage then shares their (cached) embeddings with the input stage
+        kinds: tuple[Kind, ...] = STAGE_KINDS[stage]
+        train = limit(train, backend.max_train, kinds, seed)
+        calib = limit(calib, backend.max_train // 4, kinds, seed)
     backend.fit(
         [e.text for e in train], [e.label for e in train], [e.category for e in train], seed
     )
@@ -207,10 +230,11 @@ def train_guard(
     """Train input and output classifiers from a constitution (plus optional synthetic examples).
 
     A `holdout` share of the seeds (with all their variants) is kept out of training and
-    calibrates each stage's threshold to `target_fpr` on its permitted examples.
+    calibrates each stage's threshold to `target_fpr` on its permitted examples. Backends
+    with a `max_train` take a sample of each set, seeds first.
     """
     started = time.monotonic()
-    seeds = seed_examples(constitution) + list(extra)
+    seeds = seed_examples(constitution, seed) + list(extra)
     inputs = seeds + augment(seeds, augment_per_seed, seed)
     outputs = output_examples(seeds, seed) + output_examples(augment(seeds, 1, seed + 1), seed)
     plan: list[tuple[Stage, list[Example]]] = [("input", inputs), ("output", outputs + inputs)]
@@ -218,7 +242,9 @@ def train_guard(
     stages: dict[str, StageInfo] = {}
     for stage, examples in plan:
         train, calib = split_by_source(examples, holdout, seed)
-        backends[stage], stages[stage] = _train_stage(backend, train, calib, target_fpr, seed)
+        backends[stage], stages[stage] = _train_stage(
+            backend, stage, train, calib, target_fpr, seed
+        )
     manifest = Manifest(
         constitution=constitution.id,
         constitution_sha256=hashlib.sha256(constitution.model_dump_json().encode()).hexdigest(),
