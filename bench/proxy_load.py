@@ -88,6 +88,7 @@ async def load(url: str, key: str, clients: int, requests: int, max_tokens: int)
     ttft: list[float] = []
     total: list[float] = []
     errors = 0
+    messages: list[str] = []
 
     async def worker(i: int) -> None:
         nonlocal errors
@@ -96,8 +97,9 @@ async def load(url: str, key: str, clients: int, requests: int, max_tokens: int)
                 f, t = await one(client, url, key, PROMPTS[(i + j) % len(PROMPTS)], max_tokens)
                 ttft.append(f)
                 total.append(t)
-            except Exception:
+            except Exception as ex:
                 errors += 1
+                messages.append(f"{type(ex).__name__}: {ex}"[:200])
 
     limits = httpx.Limits(max_connections=clients * 2)
     async with httpx.AsyncClient(timeout=600, limits=limits) as client:
@@ -108,7 +110,8 @@ async def load(url: str, key: str, clients: int, requests: int, max_tokens: int)
     ms = lambda xs, q: float(np.percentile(xs, q) * 1000) if xs else float("nan")  # noqa: E731
     return {"requests": len(total), "errors": errors, "rps": len(total) / wall,
             "ttft_p50": ms(ttft, 50), "ttft_p99": ms(ttft, 99),
-            "total_p50": ms(total, 50), "total_p99": ms(total, 99)}  # fmt: skip
+            "total_p50": ms(total, 50), "total_p99": ms(total, 99),
+            "error_messages": sorted(set(messages))}  # fmt: skip
 
 
 def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens: int,

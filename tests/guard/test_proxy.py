@@ -102,7 +102,7 @@ def test_plain_answer_is_screened_whole(proxy):
     assert answer.choices[0].finish_reason == "content_filter"
 
 
-def test_client_disconnect_cancels_the_upstream(proxy):
+def test_client_disconnect_cancels_the_upstream(proxy, tmp_path):
     url, state = proxy
     state.delay = 0.05
     body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": BENIGN}]}
@@ -116,6 +116,17 @@ def test_client_disconnect_cancels_the_upstream(proxy):
     while state.streams_cancelled == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert (state.streams_cancelled, state.streams_finished) == (1, 0)
+    [record] = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert (record["decision"], record["status"]) == ("error", 499)
+
+
+def test_an_upstream_stream_that_breaks_off_ends_with_an_error(proxy, tmp_path):
+    url, state = proxy
+    state.cut_after = 20
+    with pytest.raises(openai.APIError, match="the upstream stream failed"):
+        stream_text(url, BENIGN)
+    [record] = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert (record["decision"], record["status"]) == ("error", 502)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -174,12 +185,18 @@ def test_oversize_request_is_a_413(proxy):
         ('{"model": "m", "messages": []}', "messages: List should have at least 1 item"),
         ('{"model": "m", "messages": [{"role": "wizard", "content": "hi"}]}', "messages.0.role"),
         ('{"messages": [{"role": "user", "content": "hi"}]}', "model: Field required"),
-        ('{"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": []}',
-         "tools: not supported by the guard proxy"),  # fmt: skip
-        ('{"model": "m", "messages": [{"role": "user", "content": "hi"}], "nope": 1}',
-         "nope: unsupported parameter"),  # fmt: skip
-        ('{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}',
-         "max_tokens: Input should be greater than or equal to 1"),  # fmt: skip
+        (
+            '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": []}',
+            "tools: not supported by the guard proxy",
+        ),
+        (
+            '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "nope": 1}',
+            "nope: unsupported parameter",
+        ),
+        (
+            '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}',
+            "max_tokens: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_invalid_request_is_a_422_naming_the_problem(proxy, body, message):
@@ -274,8 +291,12 @@ def test_the_upstream_key_is_never_exposed(proxy, tmp_path):
     root = url.removesuffix("/v1")
     seen = [
         post(url, json.dumps({"model": "m", "messages": [{"role": "user", "content": BENIGN}]})),
-        post(url, json.dumps({"model": "m", "stream": True,
-                              "messages": [{"role": "user", "content": BENIGN}]})),  # fmt: skip
+        post(
+            url,
+            json.dumps(
+                {"model": "m", "stream": True, "messages": [{"role": "user", "content": BENIGN}]}
+            ),
+        ),
         post(url, "{", key="wrong"),
         httpx.get(url + "/models", headers={"authorization": f"Bearer {KEY}"}),
         httpx.get(root + "/metrics"),

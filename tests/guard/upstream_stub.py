@@ -29,6 +29,8 @@ class StubState:
     """Seconds before each streamed chunk (and before a plain answer)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    cut_after: int | None = None
+    """Drop a stream after this many words, with no last chunk (a crashed upstream)."""
     streams_finished: int = 0
     streams_cancelled: int = 0
 
@@ -68,7 +70,9 @@ def stub_app(state: StubState) -> FastAPI:
             done = False
             try:
                 yield event({"role": "assistant", "content": ""})
-                for word in words:
+                for i, word in enumerate(words):
+                    if i == state.cut_after:
+                        raise RuntimeError("stub upstream crashed mid-stream")
                     if state.delay:
                         await asyncio.sleep(state.delay)
                     yield event({"content": word})

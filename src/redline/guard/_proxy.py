@@ -200,6 +200,8 @@ class StreamHead:
 
 DONE = "data: [DONE]\n\n"
 TIMED_OUT = "the upstream model did not answer in time"
+CLIENT_CLOSED = 499
+"""Status recorded for a stream the client left before its end (nothing is sent)."""
 
 
 @dataclass
@@ -419,13 +421,15 @@ class GuardProxy:
         """Relay an upstream stream through a StreamScreen: only screened text goes out."""
         screen = StreamScreen(self.guard, messages, self.config.stream_every, self.config.refusal)
         head = StreamHead(ex.request_id, req.model)
-        finish, usage, role_sent, status = "stop", None, False, 200
+        finish, usage, role_sent, ended = "stop", None, False, False
+        status = CLIENT_CLOSED  # until the stream is delivered to its end
         try:
             async for line in upstream.aiter_lines():
                 if not line.startswith("data:"):
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    ended = True
                     break
                 chunk = json.loads(data)
                 if "error" in chunk:
@@ -445,9 +449,12 @@ class GuardProxy:
                                 self.metrics.first_token.observe(time.perf_counter() - ex.started)
                             ex.output_text += released
                             yield head.chunk({"content": released})
-                    finish = choice.get("finish_reason") or finish
+                    if choice.get("finish_reason"):
+                        finish, ended = choice["finish_reason"], True
                 if screen.stopped:
                     break
+            if not ended and not screen.stopped:
+                raise ValueError("the upstream stream ended before its last chunk")
             if not screen.stopped:
                 rest = await self.feed(screen, None)
                 if rest:
@@ -463,6 +470,7 @@ class GuardProxy:
                 yield head.chunk({}, usage=usage or {"prompt_tokens": 0, "completion_tokens": 0,
                                                      "total_tokens": 0})  # fmt: skip
             yield DONE
+            status = 200
         except (httpx.HTTPError, ValueError) as err:
             timeout = isinstance(err, httpx.TimeoutException)
             kind = "timeout" if timeout else "stream"
@@ -474,6 +482,8 @@ class GuardProxy:
         finally:
             with anyio.CancelScope(shield=True):
                 await upstream.aclose()
+            if status == CLIENT_CLOSED:
+                ex.error = "the client disconnected"
             ex.output_verdict = screen.verdict
             self.finish(ex, status, blocked="output" if screen.stopped else None)
 

@@ -22,5 +22,7 @@ def serve_embedded(host: str = "127.0.0.1", port: int = 8081, n_ctx: int = DEFAU
         logits_all=False,
         verbose=False,
     )
-    app = create_app(server_settings=ServerSettings(host=host, port=port), model_settings=[model])
+    # queue concurrent requests instead of cutting the running one off (llama.cpp's default)
+    server = ServerSettings(host=host, port=port, interrupt_requests=False)
+    app = create_app(server_settings=server, model_settings=[model])
     uvicorn.run(app, host=host, port=port, log_level="warning")
