@@ -3,7 +3,7 @@
 Targets (issue 6): with the stub upstream, proxy overhead p50 <= 15 ms per request (screening
 included) at 32 concurrent streams, no errors; with the real embedded model, time to last
 token at most 10% above direct.
-Usage: python bench/proxy_load.py [--guard DIR] [--clients 32] [--requests 8] [--real]
+Usage: python bench/proxy_load.py [--guard DIR] [--clients 32] [--every 8] [--real]
 The stub upstream, the proxy and the embedded model each run in a process of their own.
 Uses the trained default guard unless --guard is given.
 """
@@ -60,7 +60,7 @@ def process(command: list[str], ready_url: str, headers: dict[str, str] | None =
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{command[:4]} did not start: {proc.stderr.read().decode()}")
             time.sleep(0.2)
-        yield
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -85,20 +85,18 @@ async def one(client: httpx.AsyncClient, url: str, key: str, prompt: str, max_to
 
 
 async def load(url: str, key: str, clients: int, requests: int, max_tokens: int) -> dict[str, Any]:
+    """`clients` concurrent workers, each sending `requests` streamed chats one after another."""
     ttft: list[float] = []
     total: list[float] = []
-    errors = 0
     messages: list[str] = []
 
     async def worker(i: int) -> None:
-        nonlocal errors
         for j in range(requests):
             try:
                 f, t = await one(client, url, key, PROMPTS[(i + j) % len(PROMPTS)], max_tokens)
                 ttft.append(f)
                 total.append(t)
             except Exception as ex:
-                errors += 1
                 messages.append(f"{type(ex).__name__}: {ex}"[:200])
 
     limits = httpx.Limits(max_connections=clients * 2)
@@ -107,15 +105,29 @@ async def load(url: str, key: str, clients: int, requests: int, max_tokens: int)
         started = time.perf_counter()
         await asyncio.gather(*(worker(i) for i in range(clients)))
         wall = time.perf_counter() - started
+    return {"ttft": ttft, "total": total, "wall": wall, "errors": messages}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pooled percentiles (ms), requests/s and errors over rounds."""
+    ttft = [x for r in runs for x in r["ttft"]]
+    total = [x for r in runs for x in r["total"]]
+    errors = [e for r in runs for e in r["errors"]]
     ms = lambda xs, q: float(np.percentile(xs, q) * 1000) if xs else float("nan")  # noqa: E731
-    return {"requests": len(total), "errors": errors, "rps": len(total) / wall,
+    return {"requests": len(total), "errors": len(errors), "error_messages": sorted(set(errors)),
+            "rps": len(total) / sum(r["wall"] for r in runs),
             "ttft_p50": ms(ttft, 50), "ttft_p99": ms(ttft, 99),
-            "total_p50": ms(total, 50), "total_p99": ms(total, 99),
-            "error_messages": sorted(set(messages))}  # fmt: skip
+            "total_p50": ms(total, 50), "total_p99": ms(total, 99)}  # fmt: skip
 
 
 def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens: int,
-            every: int) -> dict[str, Any]:  # fmt: skip
+            every: int, rounds: int) -> dict[str, Any]:  # fmt: skip
     key = new_key()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,12 +139,20 @@ def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens:
         command = [sys.executable, "-c", "from redline.cli import main; main()", "guard",
                    "serve", "--guard", str(guard), "--config", str(config),
                    "--port", str(port)]  # fmt: skip
-        direct = asyncio.run(load(f"{upstream}/chat/completions", "", clients, requests,
-                                  max_tokens))  # fmt: skip
-        with process(command, f"http://127.0.0.1:{port}/healthz"):
+        direct_runs, proxy_runs = [], []
+        with process(command, f"http://127.0.0.1:{port}/healthz") as proxy:
             url = f"http://127.0.0.1:{port}/v1/chat/completions"
-            proxied = asyncio.run(load(url, key, clients, requests, max_tokens))
-    return {"direct": direct, "proxy": proxied,
+            cpu = 0.0
+            for _ in range(rounds):  # alternate, so drifting machine load hits both paths alike
+                direct_runs.append(asyncio.run(load(f"{upstream}/chat/completions", "", clients,
+                                                    requests, max_tokens)))  # fmt: skip
+                before = cpu_seconds(proxy.pid)
+                proxy_runs.append(asyncio.run(load(url, key, clients, requests, max_tokens)))
+                cpu += cpu_seconds(proxy.pid) - before
+    direct, proxied = summary(direct_runs), summary(proxy_runs)
+    # the proxy's own CPU per request (warm-up included): what it costs, whatever the load
+    proxied["cpu_ms_per_request"] = cpu * 1000 / (proxied["requests"] + rounds)
+    return {"direct": direct, "proxy": proxied, "rounds": rounds,
             "overhead_p50_ms": proxied["total_p50"] - direct["total_p50"],
             "overhead_p99_ms": proxied["total_p99"] - direct["total_p99"],
             "ttft_overhead_p50_ms": proxied["ttft_p50"] - direct["ttft_p50"],
@@ -143,32 +163,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--guard", type=Path, default=None)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--requests", type=int, default=8, help="Requests per client.")
+    parser.add_argument("--requests", type=int, default=4, help="Requests per client a round.")
+    parser.add_argument("--rounds", type=int, default=3, help="Direct/proxy alternations.")
     parser.add_argument("--words", type=int, default=64, help="Words the stub streams.")
     parser.add_argument("--every", type=int, default=8, help="Tokens between output screens.")
     parser.add_argument("--real", action="store_true", help="Also load the embedded model.")
+    parser.add_argument("--no-stub", action="store_true", help="Skip the stub upstream.")
     parser.add_argument("--real-clients", type=int, default=2)
-    parser.add_argument("--real-requests", type=int, default=3)
+    parser.add_argument("--real-requests", type=int, default=2)
     parser.add_argument("--real-tokens", type=int, default=48)
     parser.add_argument("--out", type=Path, default=Path("bench/results/proxy_load.json"))
     args = parser.parse_args()
     guard = args.guard or default_guard_dir()
 
     results: dict[str, Any] = {"guard": str(guard), "every": args.every}
-    port = free_port()
-    stub = [sys.executable, "-m", "tests.guard.upstream_stub", "--port", str(port),
-            "--words", str(args.words)]  # fmt: skip
-    with process(stub, f"http://127.0.0.1:{port}/v1/models"):
-        results["stub"] = compare(f"http://127.0.0.1:{port}/v1", guard, args.clients,
-                                  args.requests, args.words, args.every)  # fmt: skip
-        results["stub"]["clients"] = args.clients
+    if not args.no_stub:
+        port = free_port()
+        stub = [sys.executable, "-m", "tests.guard.upstream_stub", "--port", str(port),
+                "--words", str(args.words)]  # fmt: skip
+        with process(stub, f"http://127.0.0.1:{port}/v1/models"):
+            results["stub"] = compare(f"http://127.0.0.1:{port}/v1", guard, args.clients,
+                                      args.requests, args.words, args.every,
+                                      args.rounds)  # fmt: skip
+            results["stub"]["clients"] = args.clients
     if args.real:
         port = free_port()
         model = [sys.executable, "-c", "from redline.cli import main; main()", "serve-model",
                  "--port", str(port)]  # fmt: skip
         with process(model, f"http://127.0.0.1:{port}/v1/models"):
             results["real"] = compare(f"http://127.0.0.1:{port}/v1", guard, args.real_clients,
-                                      args.real_requests, args.real_tokens, args.every)  # fmt: skip
+                                      args.real_requests, args.real_tokens, args.every,
+                                      args.rounds)  # fmt: skip
             results["real"]["clients"] = args.real_clients
 
     table = Table(title=f"Guard proxy load (guard {guard}, screen every {args.every} tokens)")
@@ -193,7 +218,7 @@ def main() -> None:
                 f"{name}: added latency p50 {r['overhead_p50_ms']:.1f} ms, p99 "
                 f"{r['overhead_p99_ms']:.1f} ms; TTFT overhead p50 "
                 f"{r['ttft_overhead_p50_ms']:.1f} ms; last token {r['last_token_ratio_p50']:.2f}x"
-                " direct"
+                f" direct; proxy CPU {r['proxy']['cpu_ms_per_request']:.1f} ms per request"
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -63,6 +63,13 @@ def test_benign_request_passes_plain_and_streamed(proxy):
     assert len(pieces) > 1  # released as it is screened, not in one block at the end
     # the upstream sees the proxy's own key, never the client's
     assert state.authorizations == [f"Bearer {UPSTREAM_KEY}"] * 2
+    chunks = list(
+        client(url).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": BENIGN}], stream=True,
+            stream_options={"include_usage": True},
+        )
+    )  # fmt: skip
+    assert chunks[-1].usage.completion_tokens == len(DEFAULT_REPLY.split())
 
 
 def test_harmful_input_is_blocked_before_the_upstream(proxy):

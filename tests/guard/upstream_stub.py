@@ -77,6 +77,10 @@ def stub_app(state: StubState) -> FastAPI:
                         await asyncio.sleep(state.delay)
                     yield event({"content": word})
                 yield event({}, "stop")
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    usage = {"prompt_tokens": 5, "completion_tokens": len(words),
+                             "total_tokens": 5 + len(words)}  # fmt: skip
+                    yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
                 yield "data: [DONE]\n\n"
                 done = True
             finally:

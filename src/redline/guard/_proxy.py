@@ -466,9 +466,8 @@ class GuardProxy:
                 yield head.chunk({"content": self.config.refusal})
                 finish = "content_filter"
             yield head.chunk({}, finish)
-            if req.stream_options and req.stream_options.include_usage:
-                yield head.chunk({}, usage=usage or {"prompt_tokens": 0, "completion_tokens": 0,
-                                                     "total_tokens": 0})  # fmt: skip
+            if usage is not None:  # the upstream's count, when asked for and given
+                yield head.chunk({}, usage=usage)
             yield DONE
             status = 200
         except (httpx.HTTPError, ValueError) as err:
