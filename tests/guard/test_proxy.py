@@ -58,6 +58,7 @@ def test_benign_request_passes_plain_and_streamed(proxy):
     answer = chat(url, BENIGN)
     assert answer.choices[0].message.content == DEFAULT_REPLY
     assert answer.choices[0].finish_reason == "stop"
+    assert "unscreened" not in answer.model_dump_json()  # only screened fields come back
     pieces, finish = stream_text(url, BENIGN)
     assert "".join(pieces) == DEFAULT_REPLY and finish == "stop"
     assert len(pieces) > 1  # released as it is screened, not in one block at the end

@@ -55,7 +55,8 @@ def stub_app(state: StubState) -> FastAPI:
                 "id": "chatcmpl-stub", "object": "chat.completion", "created": created,
                 "model": "stub",
                 "choices": [{"index": 0, "message": {"role": "assistant",
-                             "content": "".join(words)}, "finish_reason": "stop"}],
+                             "content": "".join(words), "reasoning_content": "unscreened"},
+                             "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 5, "completion_tokens": len(words),
                           "total_tokens": 5 + len(words)},
             })  # fmt: skip

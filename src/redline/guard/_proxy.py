@@ -383,11 +383,14 @@ class GuardProxy:
         self.metrics.screen.labels("output").observe(time.perf_counter() - started)
         ex.output_verdict = out
         if out.flagged:
-            choice["message"] = {"role": "assistant", "content": self.config.refusal}
+            content = self.config.refusal
             choice["finish_reason"] = "content_filter"
-            choice.pop("logprobs", None)
             headers["x-redline-blocked"] = "output"
-        ex.output_text = choice["message"]["content"]
+        # only the screened text goes back: other fields (reasoning, logprobs) were not screened
+        choice["message"] = {"role": "assistant", "content": content}
+        choice.pop("logprobs", None)
+        data["choices"] = [choice]
+        ex.output_text = content
         self.finish(ex, 200, blocked="output" if out.flagged else None)
         return JSONResponse(data, headers=headers)
 
