@@ -13,6 +13,7 @@ class PayloadSplitting(Attack):
 
     family = "splitting"
     description = "request split across string variables"
+    randomized = True
     paper = "Kang et al. 2023, Exploiting Programmatic Behavior of LLMs (arXiv 2302.05733)"
 
     @override
@@ -42,6 +43,7 @@ class ManyShot(Attack):
 
     family = "many_shot"
     description = "fake dialogue of eager compliance before the request"
+    randomized = True
     paper = "Anil et al. 2024, Many-shot Jailbreaking"
     shots = 32
 
