@@ -4,12 +4,18 @@ from pathlib import Path
 
 import pytest
 from inspect_ai import eval as inspect_eval
+from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 import tests.redteam.scripted_target  # noqa: F401  (registers scripted_target)
 from redline._stats import wilson
+from redline.errors import RedlineError
 from redline.policy import Evidence
+from redline.redteam._campaign import select_attacks
 from redline.redteam._summary import summarize_campaign, summarize_over_refusal
+from redline.redteam.attacks import get_attack
 from tests.guard.tiny import TINY
+
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +107,54 @@ def test_over_refusal_counts_refusals_of_benign_prompts(tmp_path, tiny_file):
     assert total == 16
     assert r.overall.hits == total - answered
     assert metrics(log)["refusal_rate"] == pytest.approx((total - answered) / total)
+
+
+def attacker_model():
+    """An attacker that refuses to rewrite (paraphrase: unusable) but proposes PAIR prompts."""
+
+    def reply(input, tools, tool_choice, config):
+        system = input[0].text if input else ""
+        text = (
+            "I'm sorry, I can't do that."
+            if "rewriting tool" in system
+            else "<prompt>MAGIC words</prompt>"
+        )
+        output = ModelOutput.from_content(model="mockllm", content=text)
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)  # no tokenizer
+        return output
+
+    return get_model("mockllm/model", custom_outputs=reply, memoize=False)
+
+
+def test_attacker_failures_are_unscoreable_and_pair_converses(tmp_path, tiny_file):
+    [log] = inspect_eval(
+        "redline/redteam",
+        model="scripted_target/x",
+        model_args={"comply": ["MAGIC"]},
+        model_roles={"attacker": attacker_model()},
+        task_args={
+            "constitution": str(tiny_file),
+            "attacks": "paraphrase,pair",
+            "judge": "refusal",
+            "limit_behaviors": 2,
+        },
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )
+    c = summarize_campaign(log)
+    assert c.per_attack["paraphrase"].unscoreable == 2 and c.per_attack["paraphrase"].scored == 0
+    pair = c.per_attack["pair"]
+    assert (pair.hits, pair.scored, pair.queries) == (2, 2, 2)  # judged 1.0 on the first turn
+    assert (c.overall.hits, c.overall.scored, c.overall.unscoreable) == (2, 2, 2)
+
+
+def test_default_attacks_need_no_attacker_unless_one_is_given():
+    plain = select_attacks(None, None, have_attacker=False)
+    assert len(plain) >= 30
+    assert not any(get_attack(a).needs_attacker for a in plain)
+    with_attacker = select_attacks(None, None, have_attacker=True)
+    assert {"translation", "paraphrase"} <= set(with_attacker)
+    assert not any(get_attack(a).multi_turn for a in with_attacker)
+    assert select_attacks(None, "multi_turn", have_attacker=True) == ["crescendo", "pair"]
+    with pytest.raises(RedlineError, match="unknown attack family"):
+        select_attacks(None, "nope", have_attacker=False)
