@@ -78,6 +78,8 @@ def run(name, attacker_replies, target_replies, scores, max_turns, seed=0):
         ("A plain reply without tags", "A plain reply without tags"),
         ("I'm sorry, but I can't help with rewriting that.", None),
         ("<prompt></prompt>", None),
+        ("<prompt>" + "Alele" * 20 + "</prompt>", None),
+        ("Eil-duilb, " + "a tachid, " * 12, None),
         ("", None),
         (f"<prompt>{BEHAVIOR.upper()}</prompt>", None),
     ],
@@ -232,3 +234,18 @@ def test_attacker_seeds_are_reproducible():
     _, again, *_ = run("pair", ["<prompt>aaa</prompt>"] * 2, ["r", "r"], [0.1, 0.1], max_turns=2,
                        seed=7)  # fmt: skip
     assert first.seeds == again.seeds and len(set(first.seeds)) == 2
+
+
+def test_the_attacker_sees_only_the_recent_history():
+    _, attacker, *_ = run(
+        "pair",
+        [f"<prompt>attempt {i}</prompt>" for i in range(8)],
+        [f"reply {i}" for i in range(8)],
+        [0.1] * 8,
+        max_turns=8,
+    )
+    assert [len(sent) for sent in attacker.inputs] == [2, 4, 6, 8, 10, 10, 10, 10]
+    assert attacker.inputs[-1][0] == attacker.inputs[0][0]  # the objective is always there
+    assert "reply 6" in attacker.inputs[-1][-1]
+    assert not any("attempt 2" in m for m in attacker.inputs[-1])
+    assert any("attempt 3" in m for m in attacker.inputs[-1])

@@ -2,7 +2,8 @@
 
 Every attacker instruction asks for the prompt between `<prompt>` and `</prompt>`. Small models
 often ignore that, so extraction falls back to a fenced block, then to the whole reply minus a
-"Here is ...:" preamble. A reply that is empty, a refusal, or the request unchanged is unusable.
+"Here is ...:" preamble. A reply that is empty, a refusal, degenerate repetition, or the request
+unchanged is unusable.
 """
 
 import random
@@ -34,6 +35,12 @@ def is_refusal(text: str) -> bool:
     return bool(REFUSAL.match(text.strip()))
 
 
+def is_degenerate(text: str) -> bool:
+    """True for looping output ("lelelele...", "a word, a word, a word"): few distinct trigrams."""
+    grams = [text[i : i + 3].lower() for i in range(len(text) - 2)]
+    return len(grams) >= 30 and len(set(grams)) / len(grams) < 0.2
+
+
 def _same(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
@@ -41,7 +48,8 @@ def _same(a: str, b: str) -> bool:
 def extract_prompt(reply: str, request: str | None = None) -> str | None:
     """The prompt in an attacker's reply, or None when the reply is unusable.
 
-    Unusable: empty, a refusal (when not tagged), or identical to `request`.
+    Unusable: empty, a refusal (when not tagged), degenerate repetition, or identical to
+    `request`.
     """
     tagged: list[str] = _TAGGED.findall(reply)
     if tagged:
@@ -57,7 +65,7 @@ def extract_prompt(reply: str, request: str | None = None) -> str | None:
         if is_refusal(found):
             return None
     found = found.strip(_QUOTES)
-    if len(found) < 3 or (request is not None and _same(found, request)):
+    if len(found) < 3 or is_degenerate(found) or (request is not None and _same(found, request)):
         return None
     return found
 
@@ -70,7 +78,13 @@ def require_attacker(attacker: "Model | None", name: str) -> "Model":
 
 
 class AttackerChat:
-    """A running conversation with the attacker model, seeded for reproducibility."""
+    """A running conversation with the attacker model, seeded for reproducibility.
+
+    The attacker sees the system prompt and the last `history` exchanges, so long attacks stay
+    within a small model's context.
+    """
+
+    history = 4
 
     def __init__(self, attacker: "Model", system: str, rng: random.Random) -> None:
         from inspect_ai.model import ChatMessageSystem
@@ -84,8 +98,9 @@ class AttackerChat:
         from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, GenerateConfig
 
         self.messages.append(ChatMessageUser(content=message))
+        recent = self.messages[1:][-(2 * self.history + 1) :]
         output = await self.attacker.generate(
-            self.messages, config=GenerateConfig(seed=self.rng.randrange(1 << 31))
+            [self.messages[0], *recent], config=GenerateConfig(seed=self.rng.randrange(1 << 31))
         )
         reply = output.completion
         self.messages.append(ChatMessageAssistant(content=reply))
