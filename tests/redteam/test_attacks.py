@@ -1,5 +1,6 @@
 import base64
 import codecs
+import random
 import re
 import urllib.parse
 from typing import get_args
@@ -146,8 +147,10 @@ def test_payload_splitting_parts_join_to_the_request():
 def test_many_shot_is_harmless_fake_compliance_then_the_request():
     attacked = transform("many_shot", TEXT, seed=1)
     pairs = re.findall(r"User: (.*)\nAssistant: (.*)", attacked)
-    assert len(pairs) == ManyShot.shots and set(pairs) <= set(FAKE_TURNS)
+    assert len(pairs) == 32 and set(pairs) <= set(FAKE_TURNS)
     assert attacked.endswith(f"User: {TEXT}\nAssistant:")
+    longer = ManyShot(shots=128).apply(TEXT, random.Random(0))
+    assert len(re.findall(r"User: (.*)\nAssistant: (.*)", longer)) == 128
 
 
 def test_tense_shift_rewrites_how_do_i_questions():
