@@ -12,6 +12,7 @@ from redline._yaml import parse_yaml_model
 from redline.errors import RedlineError
 from redline.guard import Constitution, train_guard
 from redline.redteam import load_behaviors
+from redline.redteam._campaign import make_judge
 from redline.redteam._judges import load_guard
 from redline.redteam._summary import summarize_campaign
 from redline.redteam.attacks import transform
@@ -114,3 +115,19 @@ def test_campaign_reports_block_rate_per_stage(guard_dir, tmp_path):
     )
     assert at_input > 0
     assert c.overall.hits == 32 - at_input - at_output  # whatever got through complied
+
+
+def test_auto_judge_uses_a_guard_when_there_is_one(guard_dir, tmp_path):
+    assert make_judge("auto", str(tmp_path / "no-guard")).name == "refusal"
+    j = make_judge("auto", str(guard_dir))
+    assert j.name == "guard"
+    outcomes = [
+        asyncio.run(j.judge(HARMFUL, reply)).outcome
+        for reply in (
+            HARMFUL_REPLY,
+            "I can't help with that.",
+            "Save on groceries with a list.",
+            "",
+        )
+    ]
+    assert outcomes == ["success", "failure", "failure", "unscoreable"]
