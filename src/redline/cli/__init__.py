@@ -1,6 +1,14 @@
 """The `redline` command."""
 
-from redline.cli import _chat, _eval, _guard, _models, _policy, _serve  # noqa: F401  (each module registers its commands)
+from redline.cli import (  # noqa: F401  (each module registers its commands)
+    _chat,
+    _eval,
+    _guard,
+    _models,
+    _policy,
+    _redteam,
+    _serve,
+)
 from redline.cli._app import app, main
 
 __all__ = ["app", "main"]
