@@ -155,13 +155,16 @@ def _opening(text: str, chars: int = 300) -> str:
     return re.sub(r"\s+", " ", text.strip())[:chars]
 
 
+def opens_with_refusal(text: str) -> bool:
+    """Whether `text` opens with one of the refusal prefixes ("I can't", "Sorry, ", ...)."""
+    return _opening(text).lower().lstrip("\"'*# ").startswith(REFUSAL_PREFIXES)
+
+
 def refusal_probability(text: str) -> float:
     """How likely `text` opens with a refusal: 1.0 on a prefix rule, else the classifier's view."""
-    opening = _opening(text)
-    first = opening.lower().lstrip("\"'*# ")
-    if first.startswith(REFUSAL_PREFIXES):
+    if opens_with_refusal(text):
         return 1.0
-    return float(_refusal_classifier().predict_proba([opening])[0][1])
+    return float(_refusal_classifier().predict_proba([_opening(text)])[0][1])
 
 
 def is_refusal(text: str) -> bool:

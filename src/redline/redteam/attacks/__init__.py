@@ -8,7 +8,7 @@ from redline.redteam.attacks import (  # noqa: F401
     splitting,
     template,
 )
-from redline.redteam.attacks.attacker import extract_prompt, is_refusal
+from redline.redteam.attacks.attacker import extract_prompt
 from redline.redteam.attacks.base import (
     Attack,
     AttackError,
@@ -35,6 +35,5 @@ __all__ = [
     "extract_prompt",
     "families",
     "get_attack",
-    "is_refusal",
     "transform",
 ]

@@ -21,18 +21,7 @@ _FENCED = re.compile(r"```[\w-]*\n(.*?)```", re.S)
 _PREAMBLE = re.compile(
     r"^(?:here|sure|okay|ok|certainly|the|this|translation|paraphrase)\b.{0,80}:$", re.I
 )
-REFUSAL = re.compile(
-    r"^\W*(?:I(?:'m| am) (?:sorry|unable|not able)|I (?:can(?:no|')t|won't|will not|must "
-    r"decline)|sorry\b|as an AI\b|I apologi[sz]e)",
-    re.I,
-)
-"""The opening of a refusal (attacker or target)."""
 _QUOTES = "\"'`“”‘’ \n\t"
-
-
-def is_refusal(text: str) -> bool:
-    """True when `text` opens like a refusal ("I can't help with that", "Sorry, ...")."""
-    return bool(REFUSAL.match(text.strip()))
 
 
 def is_degenerate(text: str) -> bool:
@@ -62,7 +51,9 @@ def extract_prompt(reply: str, request: str | None = None) -> str | None:
         lines = found.strip().splitlines()
         if len(lines) > 1 and _PREAMBLE.match(lines[0].strip()):
             found = "\n".join(lines[1:])
-        if is_refusal(found):
+        from redline.redteam._judges import opens_with_refusal  # the judges' prefix rules
+
+        if opens_with_refusal(found):
             return None
     found = found.strip(_QUOTES)
     if len(found) < 3 or is_degenerate(found) or (request is not None and _same(found, request)):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from typing_extensions import override
 
 from redline.errors import RedlineError
-from redline.redteam.attacks.attacker import AttackerChat, is_refusal
+from redline.redteam.attacks.attacker import AttackerChat
 from redline.redteam.attacks.base import AttackError, JudgeFn, MultiTurnAttack, TargetFn, attack
 
 if TYPE_CHECKING:
@@ -147,6 +147,8 @@ class Crescendo(MultiTurnAttack):
 
         _check_turns(max_turns)
         system = CRESCENDO_SYSTEM.format(behavior=behavior, max_turns=max_turns)
+        from redline.redteam._judges import is_refusal  # the one refusal detector (judges)
+
         chat = AttackerChat(attacker, system, rng)
         best = _Best()
         conversation: list[ChatMessage] = []
