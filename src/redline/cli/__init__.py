@@ -1,6 +1,13 @@
 """The `redline` command."""
 
-from redline.cli import _chat, _eval, _guard, _models, _policy  # noqa: F401  (each module registers its commands)
+from redline.cli import (  # noqa: F401  (each module registers its commands)
+    _assess,
+    _chat,
+    _eval,
+    _guard,
+    _models,
+    _policy,
+)
 from redline.cli._app import app, main
 
 __all__ = ["app", "main"]
