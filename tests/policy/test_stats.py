@@ -1,6 +1,7 @@
 import pytest
 
-from redline.policy._stats import bootstrap_mean, estimate_mean, wilson
+from redline._stats import wilson
+from redline.policy._stats import bootstrap_mean, estimate_mean
 
 
 @pytest.mark.parametrize(

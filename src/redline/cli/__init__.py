@@ -7,6 +7,7 @@ from redline.cli import (  # noqa: F401  (each module registers its commands)
     _guard,
     _models,
     _policy,
+    _redteam,
 )
 from redline.cli._app import app, main
 
