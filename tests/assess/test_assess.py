@@ -5,12 +5,12 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
+from redline._yaml import load_yaml_model
 from redline.assess import AssessOptions, assess, load_profile, shipped_profiles
 from redline.assess._run import resolve_guard
 from redline.cli import app
 from redline.errors import RedlineError
 from redline.policy import AttestedSafeguard, Evidence, ManualEvidence, decide, load_policy
-from redline._yaml import load_yaml_model
 from redline.report import verify_report
 from redline.store import Store
 

@@ -21,7 +21,9 @@ def test_forecast_recovers_a_known_crossing_within_its_interval(seed):
     # so the forecast extrapolates. The interval's coverage over 60 seeds is 58/60 and 57/60.
     x0, k, n = 22.5, 2.0, 200
     compute, values = synthetic_checkpoints(x0, k, n, seed)
-    fc = forecast("ind", list(compute), list(values), [n] * len(values), {"yellow": 0.3, "red": 0.5})
+    fc = forecast(
+        "ind", list(compute), list(values), [n] * len(values), {"yellow": 0.3, "red": 0.5}
+    )
     assert fc.x0 == pytest.approx(x0, abs=0.3) and fc.slope == pytest.approx(k, rel=0.4)
     for crossing in fc.crossings:
         truth = 10 ** (x0 + math.log(crossing.level / (1 - crossing.level)) / k)

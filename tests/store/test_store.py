@@ -61,7 +61,9 @@ def test_postgresql_round_trip(synthetic):
 
     store = Store(os.environ["REDLINE_TEST_PG_URL"])
     with store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM indicator_values; DELETE FROM assessments; DELETE FROM models"))
+        conn.execute(
+            text("DELETE FROM indicator_values; DELETE FROM assessments; DELETE FROM models")
+        )
     report, _ = synthetic
     round_trip(store, checkpoint(report, "c1", 1e21, "2026-01-01"))
 

@@ -24,6 +24,8 @@ class Step(Strict):
     message_limit: int | None = None
     time_limit: int | None = None
     """Seconds per sample."""
+    max_tokens: int | None = None
+    """Tokens per model response (default: the model's own)."""
     task_args: dict[str, Any] = Field(default_factory=dict)
     run: bool = True
     """False: planned but not run; the indicators it feeds show as not measured."""

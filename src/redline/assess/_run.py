@@ -44,9 +44,7 @@ from redline.report import (
 from redline.report._model import LogRole
 
 GUARDED_MODEL = "redline/guarded"
-INNER_MODEL_ARG = "inner"
-"""Model argument of the guarded model that names the model behind the guard (Inspect's
-`get_model` reserves `model`, so the inner model cannot be passed under that name)."""
+"""`redline/guarded/INNER` is the model INNER behind the guard given as model argument `guard`."""
 Target = Literal["model", "bare", "guarded"]
 Progress = Callable[[str], None]
 
@@ -105,13 +103,12 @@ def task_available(task: str) -> str | None:
     return None
 
 
-def guarded_available(model: str, guard: Path) -> str | None:
+def guarded_available(model: str, model_args: dict[str, Any], guard: Path) -> str | None:
     """None if the guarded model wrapper can be built, else why not."""
     from inspect_ai.model import get_model
 
     try:
-        args: dict[str, Any] = {INNER_MODEL_ARG: model, "guard": str(guard)}
-        get_model(GUARDED_MODEL, **args)
+        get_model(f"{GUARDED_MODEL}/{model}", guard=str(guard), **model_args)
     except Exception as ex:  # any failure to build the wrapper makes the step not measured
         text = str(ex).strip().splitlines()
         return f"the guarded model {GUARDED_MODEL} is not available: {text[0] if text else ex}"
@@ -152,9 +149,13 @@ def run_step(
     ).resolve()
     before = set(folder.glob("*.eval")) if folder.exists() else set()
     model, model_args = options.model, dict(options.model_args)
+    task_args = dict(step.task_args)
+    if step.target == "both":  # the campaign's behaviours and prompts come from the constitution
+        task_args.setdefault("constitution", options.constitution)
     if target == "guarded":
         assert guard is not None
-        model, model_args = GUARDED_MODEL, {INNER_MODEL_ARG: options.model, "guard": str(guard)}
+        model = f"{GUARDED_MODEL}/{options.model}"
+        model_args["guard"] = str(guard)
     record = StepRecord(
         name=step.name, task=step.task, target=target, status="ran", limit=step.limit
     )
@@ -164,10 +165,11 @@ def run_step(
             log_dir=str(folder),
             model=model,
             model_args=model_args,
-            task_args=step.task_args,
+            task_args=task_args,
             limit=step.limit,
             message_limit=step.message_limit,
             time_limit=step.time_limit,
+            max_tokens=step.max_tokens,
             seed=profile.seed,
             retry_attempts=1,
             retry_wait=1,
@@ -244,7 +246,7 @@ def assess(options: AssessOptions, progress: Progress = lambda _: None) -> Asses
     guard_problem: str | None = None
     if any(s.run and s.target == "both" and not task_available(s.task) for s in profile.steps):
         guard_dir, _ = resolve_guard(options, progress)
-        guard_problem = guarded_available(options.model, guard_dir)
+        guard_problem = guarded_available(options.model, options.model_args, guard_dir)
 
     steps: list[StepRecord] = []
     logs: dict[tuple[str, Target], Path] = {}

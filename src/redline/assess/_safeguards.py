@@ -1,68 +1,59 @@
 """The safeguards section of a report, from red-team and over-refusal logs (bare and guarded).
 
-Adapter over the logs: the overall rates come from the policy's evidence code (so they match
-the decision), the per-attack breakdown from each sample's `attack` metadata, and the
-Best-of-N curve from the log's `best_of_n` results metadata when the campaign wrote one.
+The overall rates come from the policy's evidence code (so they match the decision); the
+per-attack breakdown, the guard's block rates and the Best-of-N curve come from
+`redline.redteam`'s campaign summaries (the numbers `redline redteam run` prints).
 """
 
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
-from redline.policy import Evidence, Measurement, Policy, wilson
-from redline.policy._evidence import to_scalar
+from redline.policy import Evidence, Measurement, Policy
 from redline.policy._schema import MeasuredSafeguard
-from redline.report import AttackComparison, AttackResult, BestOfN, SafeguardsSection
+from redline.redteam import BoNCurve, Rate, summarize_campaign
+from redline.report import (
+    AttackComparison,
+    AttackResult,
+    BestOfN,
+    BonPoint,
+    SafeguardsSection,
+)
 
 REDTEAM_TASK = "redline/redteam"
 OVER_REFUSAL_TASK = "redline/over_refusal"
 
 
-def _measure(logs: list[Path], task: str, metric: str) -> Measurement | None:
-    runs, _ = Evidence.load(list(logs)).measure(task, metric, None) if logs else ([], [])
-    return max(runs, key=lambda m: m.estimate.upper) if runs else None
+def _measure(log: Path | None, task: str, metric: str) -> Measurement | None:
+    if log is None:
+        return None
+    runs, _ = Evidence.load([log]).measure(task, metric, None)
+    return runs[0] if runs else None
 
 
-def per_attack(log: Path) -> dict[str, AttackResult]:
-    """ASR with a Wilson interval for each attack named in the samples' metadata."""
-    from inspect_ai.log import read_eval_log
+def attack_result(r: Rate) -> AttackResult | None:
+    """A campaign's rate for one attack, or None when no sample of it was scoreable."""
+    if r.rate is None or r.lower is None or r.upper is None:
+        return None
+    return AttackResult(
+        n=r.scored, successes=r.hits, unscoreable=r.unscoreable, asr=r.rate, lower=r.lower,
+        upper=r.upper,
+    )  # fmt: skip
 
-    outcomes: dict[str, list[float]] = defaultdict(list)
-    unscoreable: dict[str, int] = defaultdict(int)
-    for sample in read_eval_log(str(log)).samples or []:
-        attack = str((sample.metadata or {}).get("attack", "all"))
-        scores = sample.scores or {}
-        value = None
-        if scores and sample.error is None:
-            value = to_scalar(next(iter(scores.values())).value)
-        if value is None:
-            unscoreable[attack] += 1
-        else:
-            outcomes[attack].append(value)
-    results: dict[str, AttackResult] = {}
-    for attack in sorted(set(outcomes) | set(unscoreable)):
-        values = outcomes.get(attack, [])
-        successes = int(sum(v >= 0.5 for v in values))
-        lower, upper = wilson(successes, len(values)) if values else (0.0, 1.0)
-        results[attack] = AttackResult(
-            n=len(values),
-            successes=successes,
-            unscoreable=unscoreable.get(attack, 0),
-            asr=successes / len(values) if values else 0.0,
-            lower=lower,
-            upper=upper,
+
+def best_of_n(curve: BoNCurve) -> BestOfN:
+    """ASR@k for k = 1..N, and the power-law forecasts drawn on from the last observed point."""
+    observed = [BonPoint(n=k, asr=a) for k, a in enumerate(curve.asr_at_k, start=1)]
+    forecast = [BonPoint(n=f.k, asr=f.asr, lower=f.lower, upper=f.upper) for f in curve.forecasts]
+    if curve.fit is None:
+        method = curve.note
+    else:
+        fit = curve.fit
+        method = (
+            f"-log ASR@k = {fit.a:.3g} k^-{fit.b:.3g} (b in [{fit.b_lower:.3g}, "
+            f"{fit.b_upper:.3g}]), Hughes et al. 2024; bootstrap over {curve.behaviors} behaviours"
         )
-    return results
-
-
-def best_of_n(log: Path) -> BestOfN | None:
-    """The Best-of-N curve and forecast the campaign stored in its results metadata, if any."""
-    from inspect_ai.log import read_eval_log
-
-    header = read_eval_log(str(log), header_only=True)
-    meta: dict[str, Any] = (header.results.metadata if header.results else None) or {}
-    data = meta.get("best_of_n")
-    return BestOfN.model_validate(data) if isinstance(data, dict) else None
+    return BestOfN(
+        observed=observed, forecast=[observed[-1], *forecast] if forecast else [], method=method
+    )
 
 
 def _bound(policy: Policy, task: str) -> float | None:
@@ -79,38 +70,39 @@ def safeguards_section(
     over_refusal: dict[str, Path],
     reason: str = "",
 ) -> SafeguardsSection:
-    """Bare against guarded: overall and per-attack ASR, Best-of-N, over-refusal.
+    """Bare against guarded: overall and per-attack ASR, blocks, Best-of-N, over-refusal.
 
     `redteam` and `over_refusal` map a target (`bare`, `guarded`) to its log.
     """
+    from inspect_ai.log import read_eval_log
+
     if not redteam and not over_refusal:
         return SafeguardsSection(measured=False, reason=reason or "no campaign logs")
-    per_target = {target: per_attack(path) for target, path in redteam.items()}
-    attacks = sorted({a for results in per_target.values() for a in results})
-    guarded = redteam.get("guarded")
+    summaries = {t: summarize_campaign(read_eval_log(str(p))) for t, p in redteam.items()}
+    attacks = sorted({a for s in summaries.values() for a in s.per_attack})
+
+    def per_attack(target: str, attack: str) -> AttackResult | None:
+        rate = summaries[target].per_attack.get(attack) if target in summaries else None
+        return attack_result(rate) if rate else None
+
+    guarded = summaries.get("guarded")
+    curves = guarded.best_of_n if guarded else {}
+    curve = curves.get("all") or next(iter(curves.values()), None)
     return SafeguardsSection(
         measured=True,
         reason=reason,
         attacks=[
-            AttackComparison(
-                attack=a,
-                bare=per_target.get("bare", {}).get(a),
-                guarded=per_target.get("guarded", {}).get(a),
-            )
+            AttackComparison(attack=a, bare=per_attack("bare", a), guarded=per_attack("guarded", a))
             for a in attacks
         ],
-        asr_bare=_measure([redteam["bare"]] if "bare" in redteam else [], REDTEAM_TASK, "asr"),
-        asr_guarded=_measure([guarded] if guarded else [], REDTEAM_TASK, "asr"),
-        best_of_n=best_of_n(guarded) if guarded else None,
-        over_refusal_bare=_measure(
-            [over_refusal["bare"]] if "bare" in over_refusal else [],
-            OVER_REFUSAL_TASK,
-            "refusal_rate",
-        ),
+        asr_bare=_measure(redteam.get("bare"), REDTEAM_TASK, "asr"),
+        asr_guarded=_measure(redteam.get("guarded"), REDTEAM_TASK, "asr"),
+        blocked_input=guarded.blocks.input if guarded and guarded.blocks else None,
+        blocked_output=guarded.blocks.output if guarded and guarded.blocks else None,
+        best_of_n=best_of_n(curve) if curve else None,
+        over_refusal_bare=_measure(over_refusal.get("bare"), OVER_REFUSAL_TASK, "refusal_rate"),
         over_refusal_guarded=_measure(
-            [over_refusal["guarded"]] if "guarded" in over_refusal else [],
-            OVER_REFUSAL_TASK,
-            "refusal_rate",
+            over_refusal.get("guarded"), OVER_REFUSAL_TASK, "refusal_rate"
         ),
         asr_max=_bound(policy, REDTEAM_TASK),
         over_refusal_max=_bound(policy, OVER_REFUSAL_TASK),

@@ -89,6 +89,10 @@ class SafeguardsSection(Record):
     attacks: list[AttackComparison] = []
     asr_bare: Measurement | None = None
     asr_guarded: Measurement | None = None
+    blocked_input: float | None = None
+    """Share of the guarded campaign's samples the guard blocked at the input stage."""
+    blocked_output: float | None = None
+    """Share blocked at the output stage."""
     best_of_n: BestOfN | None = None
     over_refusal_bare: Measurement | None = None
     over_refusal_guarded: Measurement | None = None
