@@ -32,6 +32,15 @@ class Step(Strict):
     why_not_run: str = ""
 
 
+class GuardTraining(Strict):
+    """How to train a guard when no trained one is given or found."""
+
+    backend: str = "tfidf"
+    """Guard backend (`tfidf` trains in about a minute on one CPU; `minilm` is stronger)."""
+    augment_per_seed: int = 4
+    """Attacked variants per constitution seed in the training data."""
+
+
 class Profile(Strict):
     """A named set of steps (YAML under `redline/assess/profiles/`, or any file)."""
 
@@ -40,6 +49,7 @@ class Profile(Strict):
     comprehensive: bool
     """Whether an assessment with this profile counts as comprehensive for the triggers."""
     seed: int = 0
+    guard: GuardTraining = GuardTraining()
     steps: list[Step] = Field(min_length=1)
     notes: list[str] = Field(default_factory=list)
     """Caveats printed in every report made with this profile."""

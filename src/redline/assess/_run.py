@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from redline.assess._profile import Profile, Step, load_profile
+from redline.assess._profile import GuardTraining, Profile, Step, load_profile
 from redline.assess._safeguards import OVER_REFUSAL_TASK, REDTEAM_TASK, safeguards_section
 from redline.policy import (
     ComputeReport,
@@ -115,7 +115,9 @@ def guarded_available(model: str, model_args: dict[str, Any], guard: Path) -> st
     return None
 
 
-def resolve_guard(options: AssessOptions, progress: Progress) -> tuple[Path, bool]:
+def resolve_guard(
+    options: AssessOptions, training: GuardTraining, progress: Progress
+) -> tuple[Path, bool]:
     """The guard folder to use (given, default or trained now) and whether it was trained now."""
     from redline.guard import Guard, default_guard_dir, load_constitution, train_guard
 
@@ -129,8 +131,13 @@ def resolve_guard(options: AssessOptions, progress: Progress) -> tuple[Path, boo
             if guard.manifest.constitution == constitution.id:
                 return folder, False
     folder = options.out / "guards" / slug(constitution.id)
-    progress(f"training a guard from constitution {constitution.id} (tfidf) -> {folder}")
-    train_guard(constitution, backend="tfidf").save(folder)
+    progress(
+        f"training a guard from constitution {constitution.id} ({training.backend}) -> {folder}"
+    )
+    guard = train_guard(
+        constitution, backend=training.backend, augment_per_seed=training.augment_per_seed
+    )
+    guard.save(folder)
     return folder, True
 
 
@@ -245,7 +252,7 @@ def assess(options: AssessOptions, progress: Progress = lambda _: None) -> Asses
     guard_dir: Path | None = None
     guard_problem: str | None = None
     if any(s.run and s.target == "both" and not task_available(s.task) for s in profile.steps):
-        guard_dir, _ = resolve_guard(options, progress)
+        guard_dir, _ = resolve_guard(options, profile.guard, progress)
         guard_problem = guarded_available(options.model, options.model_args, guard_dir)
 
     steps: list[StepRecord] = []
@@ -312,6 +319,8 @@ def build_report(
     """
     import inspect_ai
 
+    from redline.guard._guard import MANIFEST as GUARD_MANIFEST
+
     policy = load_policy(options.policy)
     profile = load_profile(options.profile)
     decision_logs = [p for (_, target), p in logs.items() if target != "bare"]
@@ -355,8 +364,8 @@ def build_report(
     cited = [("policy", _policy_file(options.policy))]
     if options.evidence is not None:
         cited.append(("evidence", options.evidence))
-    if guard_dir is not None and (guard_dir / "manifest.json").is_file():
-        cited.append(("guard manifest", guard_dir / "manifest.json"))
+    if guard_dir is not None and (guard_dir / GUARD_MANIFEST).is_file():
+        cited.append(("guard manifest", guard_dir / GUARD_MANIFEST))
     files = [
         FileRecord(name=label, path=os.path.relpath(f.resolve(), out), sha256=sha256_file(f))
         for label, f in cited
