@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from redline.assess._profile import GuardTraining, Profile, Step, load_profile
 from redline.assess._safeguards import OVER_REFUSAL_TASK, REDTEAM_TASK, safeguards_section
@@ -29,9 +29,6 @@ from redline.policy import (
     shipped_policies,
 )
 from redline.policy._evidence import AssessmentHistory, sha256_file
-
-if TYPE_CHECKING:
-    from redline.store import HistoryEntry
 from redline.report import (
     FileRecord,
     LogRecord,
@@ -43,6 +40,9 @@ from redline.report import (
 )
 from redline.report._model import LogRole
 
+if TYPE_CHECKING:
+    from redline.store import HistoryEntry
+
 GUARDED_MODEL = "redline/guarded"
 """`redline/guarded/INNER` is the model INNER behind the guard given as model argument `guard`."""
 Target = Literal["model", "bare", "guarded"]
@@ -51,8 +51,6 @@ Progress = Callable[[str], None]
 
 class AssessOptions(BaseModel):
     """Everything `redline assess` is asked to do."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     model: str
     model_args: dict[str, Any] = {}
@@ -115,21 +113,19 @@ def guarded_available(model: str, model_args: dict[str, Any], guard: Path) -> st
     return None
 
 
-def resolve_guard(
-    options: AssessOptions, training: GuardTraining, progress: Progress
-) -> tuple[Path, bool]:
-    """The guard folder to use (given, default or trained now) and whether it was trained now."""
+def resolve_guard(options: AssessOptions, training: GuardTraining, progress: Progress) -> Path:
+    """The guard folder to use: given, the default guard, one trained earlier, or trained now."""
     from redline.guard import Guard, default_guard_dir, load_constitution, train_guard
 
     if options.guard is not None:
         Guard.load(options.guard)  # fails with a clear message if it is not a guard
-        return options.guard, False
+        return options.guard
     constitution = load_constitution(options.constitution)
     for folder in (default_guard_dir(), options.out / "guards" / slug(constitution.id)):
         if folder.exists():
             guard = Guard.load(folder)
             if guard.manifest.constitution == constitution.id:
-                return folder, False
+                return folder
     folder = options.out / "guards" / slug(constitution.id)
     progress(
         f"training a guard from constitution {constitution.id} ({training.backend}) -> {folder}"
@@ -137,8 +133,7 @@ def resolve_guard(
     guard = train_guard(
         constitution, backend=training.backend, augment_per_seed=training.augment_per_seed
     )
-    guard.save(folder)
-    return folder, True
+    return guard.save(folder)
 
 
 def run_step(
@@ -189,12 +184,9 @@ def run_step(
         return record, None
     log = next((lg for lg in logs if lg.status == "success"), None)
     if not success or log is None:
+        error = logs[0].error if logs else None
         record.status = "failed"
-        record.reason = (
-            logs[0].error.message.splitlines()[0]
-            if logs and logs[0].error
-            else ("the evaluation did not complete")
-        )
+        record.reason = error.message.splitlines()[0] if error else "the evaluation did not finish"
         return record, None
     path = Path(log.location.removeprefix("file://"))
     if path in before:
@@ -252,7 +244,7 @@ def assess(options: AssessOptions, progress: Progress = lambda _: None) -> Asses
     guard_dir: Path | None = None
     guard_problem: str | None = None
     if any(s.run and s.target == "both" and not task_available(s.task) for s in profile.steps):
-        guard_dir, _ = resolve_guard(options, profile.guard, progress)
+        guard_dir = resolve_guard(options, profile.guard, progress)
         guard_problem = guarded_available(options.model, options.model_args, guard_dir)
 
     steps: list[StepRecord] = []
