@@ -67,6 +67,7 @@ def test_asr_and_intervals_are_exact(tmp_path, tiny_file):
     }
     assert (c.overall.queries, c.overall.tokens) == (48, 48 * 15)
     assert c.blocks is None and c.best_of_n == {}
+    assert c.judge == "refusal"
     m = metrics(log)
     assert m["asr"] == pytest.approx(16 / 48)
     assert (m["asr_ci_lower"], m["asr_ci_upper"]) == pytest.approx(wilson(16, 48))

@@ -42,7 +42,7 @@ class RedlineAPI(ModelAPI):
     chooses the implementation from the model name when it is instantiated.
     """
 
-    def __new__(cls, model_name: str, *args: Any, **kwargs: Any) -> "RedlineAPI":
+    def __new__(cls, model_name: str = "", *args: Any, **kwargs: Any) -> "RedlineAPI":
         if cls is RedlineAPI:
             from redline.models._guarded import GuardedModel
 

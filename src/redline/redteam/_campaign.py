@@ -452,7 +452,7 @@ def over_refusal(
     ]
     return Task(
         dataset=MemoryDataset(samples, name="over_refusal"),
-        solver=_answer(),
+        solver=answer_once(),
         scorer=refused(),
         version=1,
         metadata=task_metadata(
@@ -464,7 +464,7 @@ def over_refusal(
 
 
 @solver
-def _answer() -> Solver:
+def answer_once() -> Solver:
     """Ask the prompt once, counting the query and its tokens."""
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:

@@ -208,6 +208,15 @@ def _header(log: "EvalLog") -> tuple[str, str, str]:
     return log.location, log.eval.model, log.status
 
 
+def _judge(log: "EvalLog") -> str:
+    """The judge that scored the samples (`auto` resolved), else the one asked for."""
+    for s in log.samples or []:
+        for score in (s.scores or {}).values():
+            if score.metadata and score.metadata.get("judge"):
+                return str(score.metadata["judge"])
+    return str((log.eval.task_args or {}).get("judge", "auto"))
+
+
 def summarize_campaign(log: "EvalLog") -> CampaignResult:
     """Summarise a `redline/redteam` log."""
     items = outcomes(log)
@@ -216,7 +225,7 @@ def summarize_campaign(log: "EvalLog") -> CampaignResult:
         log=location,
         model=model,
         status=status,
-        judge=str((log.eval.task_args or {}).get("judge", "auto")),
+        judge=_judge(log),
         overall=rate(items),
         per_attack=_grouped(items, "attack"),
         per_category=_grouped(items, "category"),
