@@ -1,6 +1,7 @@
 """The `redline` command."""
 
 from redline.cli import (  # noqa: F401  (each module registers its commands)
+    _assess,
     _chat,
     _eval,
     _guard,
