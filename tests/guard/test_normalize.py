@@ -15,6 +15,10 @@ ENCODINGS = [
     "homoglyph",
     "zero_width",
     "char_spacing",
+    "caesar",
+    "atbash",
+    "char_reversal",
+    "tag_smuggling",
 ]
 
 
@@ -22,17 +26,26 @@ def words(text: str) -> str:
     return " ".join(re.findall(r"[a-z]+", text.lower()))
 
 
+@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("attack", ENCODINGS)
-def test_each_obfuscation_is_decoded(attack):
-    attacked = transform(attack, REQUEST)
+def test_each_obfuscation_is_decoded(attack, seed):
+    attacked = transform(attack, REQUEST, seed=seed)
     assert words(REQUEST) not in words(attacked)
     decoded = [v for v in views(attacked) if v.name != "raw"]
     assert any(words(REQUEST) in words(v.text) for v in decoded), [v.text for v in decoded]
 
 
-def test_views_name_the_decoding():
-    names = {v.name for v in views(transform("base64", REQUEST))}
-    assert {"raw", "base64"} <= names
+@pytest.mark.parametrize(
+    ("attack", "view"),
+    [
+        ("base64", "base64"),
+        ("caesar", "caesar"),
+        ("url_encoding", "url"),
+        ("tag_smuggling", "tags"),
+    ],
+)
+def test_views_name_the_decoding(attack, view):
+    assert {"raw", view} <= {v.name for v in views(transform(attack, REQUEST))}
 
 
 @pytest.mark.parametrize(
@@ -41,6 +54,8 @@ def test_views_name_the_decoding():
         "I was born in 2024 and my PIN is 4821.",
         "Version 1.2 of H2O-based paint",
         "A plain sentence.",
+        "How do I kill a Python process that hangs?",
+        "50% off, 20% more, 10% less",
     ],
 )
 def test_ordinary_text_gets_no_spurious_decodings(text):

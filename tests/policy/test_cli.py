@@ -144,7 +144,7 @@ def test_committed_decision_schema_is_current():
     assert json.loads(committed.read_text()) == Decision.model_json_schema()
 
 
-@pytest.mark.parametrize("what", ["decision", "policy", "evidence"])
+@pytest.mark.parametrize("what", ["decision", "policy", "evidence", "report"])
 def test_schema_command(what):
     result = runner.invoke(app, ["policy", "schema", what])
     assert result.exit_code == 0 and json.loads(result.output)["type"] == "object"

@@ -5,10 +5,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from redline._stats import wilson
 from redline._yaml import parse_yaml_model
 from redline.policy import Evidence, ManualEvidence, Measurement, Policy, decide
 from redline.policy._evidence import LogProvenance
-from redline.policy._stats import Estimate, wilson
+from redline.policy._stats import Estimate
 from tests.policy.policy_text import POLICY
 
 TODAY = dt.date(2026, 11, 26)

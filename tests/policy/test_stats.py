@@ -1,6 +1,7 @@
 import pytest
 
-from redline.policy._stats import bootstrap_mean, estimate_mean, wilson
+from redline._stats import wilson
+from redline.policy._stats import bootstrap_mean, estimate_mean
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,10 @@ def test_empty_inputs_are_errors():
         wilson(0, 0)
     with pytest.raises(ValueError):
         bootstrap_mean([])
+
+
+@pytest.mark.parametrize("n", [12, 24, 100])
+def test_wilson_ends_are_exact_with_no_or_all_successes(n):
+    # regression: rounding gave a lower bound of 1.4e-17 for 0 of 24, shown in reports
+    assert wilson(0, n)[0] == 0.0
+    assert wilson(n, n)[1] == 1.0

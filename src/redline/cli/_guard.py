@@ -144,3 +144,78 @@ def guard_synth(
     with user_errors():
         n = write_synthetic(load_constitution(constitution), generator, per_class, out, seed)
     typer.echo(f"wrote {n} examples to {out}")
+
+
+@guard_app.command("serve")
+def guard_serve(
+    upstream: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL of the OpenAI-compatible model, e.g. http://127.0.0.1:8081/v1."
+        ),
+    ] = None,
+    guard: GuardOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    config: Annotated[
+        Path | None, typer.Option(help="Proxy configuration (YAML): keys, limits, audit log.")
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Accept requests without a client key (testing).")
+    ] = False,
+) -> None:
+    """Serve the guard as an OpenAI-compatible proxy in front of a model."""
+    import uvicorn
+
+    from redline.guard import ProxyConfig, create_app, load_proxy_config
+
+    with user_errors():
+        cfg = load_proxy_config(config) if config else ProxyConfig()
+        cfg.upstream = upstream or cfg.upstream
+        cfg.allow_anonymous = cfg.allow_anonymous or no_auth
+        if not cfg.upstream:
+            raise RedlineError("no upstream model: pass --upstream URL or set it in the config")
+        if not cfg.keys and not cfg.allow_anonymous:
+            raise RedlineError(
+                "no client keys: add keys to the config (`redline guard keygen`) "
+                "or pass --no-auth for local testing"
+            )
+        app = create_app(cfg, _load(guard or cfg.guard))
+    typer.echo(f"guard proxy on http://{host}:{port}/v1 -> {cfg.upstream}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@guard_app.command("keygen")
+def guard_keygen(
+    name: Annotated[str, typer.Option(help="Who gets the key (shown in logs and metrics).")],
+    rate: Annotated[float, typer.Option(help="Requests per minute allowed.")] = 60.0,
+) -> None:
+    """Make a client key for the proxy: prints the key once and its config entry."""
+    import yaml
+
+    from redline.guard import ClientKey, hash_key, new_key
+
+    key = new_key()
+    entry = ClientKey(name=name, hash=hash_key(key), requests_per_minute=rate)
+    typer.echo(f"# client key (give it to {name}; only its hash is kept): {key}")
+    typer.echo("# add under `keys:` in the proxy config:")
+    typer.echo(yaml.safe_dump([entry.model_dump(exclude_none=True)], sort_keys=False).rstrip())
+
+
+audit_app = typer.Typer(help="The proxy's audit log.", no_args_is_help=True)
+guard_app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def guard_audit_verify(log: Annotated[Path, typer.Argument(help="Audit log (JSONL).")]) -> None:
+    """Check an audit log's hash chain; exit 1 if any record was edited, removed or reordered."""
+    from redline.guard import verify_audit_log
+
+    with user_errors():
+        check = verify_audit_log(log)
+    for problem in check.problems:
+        typer.echo(f"{log}: {problem}", err=True)
+    if not check.ok:
+        raise typer.Exit(1)
+    anchored = "" if check.head_checked else " (no head file: removals at the end go unseen)"
+    typer.echo(f"ok: {check.records} records, chain intact, head {check.head}{anchored}")

@@ -96,20 +96,25 @@ def policy_validate(
 @policy_app.command("schema")
 def policy_schema(
     what: Annotated[
-        str, typer.Argument(help="decision (decide --json output), policy, or evidence (file).")
+        str,
+        typer.Argument(
+            help="decision (decide --json output), policy, evidence (file), or report (assess)."
+        ),
     ] = "decision",
 ) -> None:
-    """Print the JSON Schema of a decision, a policy file or a manual evidence file."""
+    """Print the JSON Schema of a decision, a policy file, an evidence file or a report."""
     import json
 
     from pydantic import BaseModel
 
     from redline.policy import Decision, ManualEvidence, Policy
+    from redline.report import Report
 
     models: dict[str, type[BaseModel]] = {
         "decision": Decision,
         "policy": Policy,
         "evidence": ManualEvidence,
+        "report": Report,
     }
     with user_errors(BAD_INPUT):
         if what not in models:

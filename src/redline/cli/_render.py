@@ -10,6 +10,8 @@ from redline.policy import ComputeReport, Decision
 if TYPE_CHECKING:
     from inspect_ai.log import EvalLog
 
+    from redline.store import FamilyTrack
+
 _STYLE = {
     "ruled_out": "green",
     "alert": "yellow",
@@ -131,3 +133,51 @@ def print_eval_summary(logs: "list[EvalLog]", console: Console | None = None) ->
         done = log.results.completed_samples if log.results else 0
         table.add_row(log.eval.task, _styled(log.status), str(done), headline, log.location)
     console.print(table)
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def print_track(tracks: "list[FamilyTrack]", console: Console | None = None) -> None:
+    """Per family: triggers, indicators across checkpoints, forecast line crossings."""
+    console = console or Console()
+    if not tracks:
+        console.print("No assessments recorded yet (run `redline assess`).")
+    for t in tracks:
+        due = "[bold red]due[/]" if t.triggers.due else "[green]not due[/]"
+        console.print(f"[bold]{t.family}[/]: comprehensive assessment {due}")
+        for reason in t.triggers.reasons:
+            console.print(f"  - {reason}")
+        table = Table(title=f"{t.family}: indicators across checkpoints")
+        table.add_column("indicator")
+        for e in t.entries:
+            table.add_column(f"{e.checkpoint}\n{_num(e.effective_compute)} FLOP")
+        names = list(dict.fromkeys(p.indicator for e in t.entries for p in e.indicators))
+        for name in names:
+            cells = []
+            for e in t.entries:
+                p = next((p for p in e.indicators if p.indicator == name), None)
+                cells.append(
+                    f"{_num(p.value)} [{_num(p.lower)}, {_num(p.upper)}]"
+                    if p and p.value is not None
+                    else "-"
+                )
+            table.add_row(name, *cells)
+        console.print(table)
+        forecasts = Table(title=f"{t.family}: forecast line crossings (effective compute, FLOP)")
+        for column in ("indicator", "line", "level", "crossing", "95% interval", "note"):
+            forecasts.add_column(column)
+        for f in t.forecasts:
+            if not f.crossings:
+                forecasts.add_row(f.indicator, "-", "-", "-", "-", f.note)
+            for c in f.crossings:
+                forecasts.add_row(
+                    f.indicator,
+                    c.line,
+                    _num(c.level),
+                    _num(c.compute),
+                    f"[{_num(c.lower)}, {_num(c.upper)}]",
+                    "already reached" if c.already else f.note,
+                )
+        console.print(forecasts)

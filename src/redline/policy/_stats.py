@@ -1,14 +1,13 @@
-"""Confidence intervals: Wilson for proportions, percentile bootstrap for means."""
+"""Confidence intervals: Wilson for proportions (shared `redline._stats`), bootstrap for means."""
 
-import math
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 
+from redline._stats import wilson
 from redline.policy._schema import Record
 
-Z95 = 1.959963984540054
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20240917
 
@@ -23,17 +22,6 @@ class Estimate(Record):
     upper: float
     n: int
     method: CIMethod
-
-
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion."""
-    if n <= 0:
-        raise ValueError("Wilson interval needs at least one trial")
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def bootstrap_mean(

@@ -7,7 +7,7 @@ class under its name, as Inspect's decorators do, so the CLI and docs list what 
 
 import random
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_args
 
 from redline.errors import RedlineError
 
@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 Family = Literal[
     "encoding", "best_of_n", "template", "splitting", "many_shot", "model", "multi_turn"
 ]
+"""Attack families: `model` attacks rewrite the request with an attacker model in one turn,
+`multi_turn` attacks converse with the target."""
+
+
+class AttackError(RedlineError):
+    """The attacker model gave nothing usable: the attempt is unscoreable (neither outcome)."""
 
 
 class Attack:
@@ -39,6 +45,19 @@ class Attack:
     async def generate(self, text: str, rng: random.Random, attacker: "Model | None") -> str:
         """The attacked prompt for `text`; attacks with `needs_attacker` ask `attacker` for it."""
         return self.apply(text, rng)
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """The attack's metadata, for listings and docs."""
+        return {
+            "name": cls.name,
+            "family": cls.family,
+            "description": cls.description,
+            "turns": "multi" if cls.multi_turn else "single",
+            "needs_attacker": cls.needs_attacker,
+            "randomized": cls.randomized,
+            "paper": cls.paper,
+        }
 
 
 TargetFn = Callable[[list["ChatMessage"]], Awaitable[str]]
@@ -84,9 +103,14 @@ def attack(name: str) -> Callable[[A], A]:
     return register
 
 
-def attack_names() -> list[str]:
-    """Every registered attack, sorted."""
-    return sorted(_REGISTRY)
+def attack_names(family: Family | None = None) -> list[str]:
+    """Every registered attack (of `family`, if given), sorted."""
+    return sorted(n for n, cls in _REGISTRY.items() if family is None or cls.family == family)
+
+
+def families() -> dict[str, list[str]]:
+    """Each attack family and the attacks in it, in the order of `Family`."""
+    return {f: attack_names(f) for f in get_args(Family)}
 
 
 def get_attack(name: str) -> Attack:
@@ -99,4 +123,7 @@ def get_attack(name: str) -> Attack:
 
 def transform(name: str, text: str, seed: int = 0) -> str:
     """Apply a single-turn attack to `text`, reproducibly for a given seed."""
-    return get_attack(name).apply(text, random.Random(f"{name}:{seed}:{text}"))
+    found = get_attack(name)
+    if found.needs_attacker:
+        raise RedlineError(f"attack {name!r} needs an attacker model; it is not a plain transform")
+    return found.apply(text, random.Random(f"{name}:{seed}:{text}"))

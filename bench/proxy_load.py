@@ -1,0 +1,228 @@
+"""Load on the guard proxy: K concurrent streaming clients through the proxy and direct.
+
+Targets (issue 6): with the stub upstream, proxy overhead p50 <= 15 ms per request (screening
+included) at 32 concurrent streams, no errors; with the real embedded model, time to last
+token at most 10% above direct.
+Usage: python bench/proxy_load.py [--guard DIR] [--clients 32] [--every 8] [--real]
+The stub upstream, the proxy and the embedded model each run in a process of their own.
+Uses the trained default guard unless --guard is given.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from redline.guard import ClientKey, default_guard_dir, hash_key, new_key
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPTS = [
+    "What is a good weekly grocery budget?",
+    "Tell me a short story about a cat who sleeps in the sun.",
+    "How do I keep basil alive on a windowsill?",
+    "Explain why the sky looks different at sunset.",
+]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def process(command: list[str], ready_url: str, headers: dict[str, str] | None = None):
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                if httpx.get(ready_url, headers=headers).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{command[:4]} did not start: {proc.stderr.read().decode()}")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def one(client: httpx.AsyncClient, url: str, key: str, prompt: str, max_tokens: int):
+    body = {"model": "m", "stream": True, "max_tokens": max_tokens, "temperature": 0,
+            "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
+    started = time.perf_counter()
+    first = None
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    async with client.stream("POST", url, json=body, headers=headers) as r:
+        if r.status_code != 200:
+            await r.aread()
+            raise RuntimeError(f"HTTP {r.status_code}")
+        async for line in r.aiter_lines():
+            if first is None and '"content": "' in line and '"content": ""' not in line:
+                first = time.perf_counter() - started
+            if line.startswith("data:") and '"error"' in line:
+                raise RuntimeError(line)
+    return first or 0.0, time.perf_counter() - started
+
+
+async def load(url: str, key: str, clients: int, requests: int, max_tokens: int) -> dict[str, Any]:
+    """`clients` concurrent workers, each sending `requests` streamed chats one after another."""
+    ttft: list[float] = []
+    total: list[float] = []
+    messages: list[str] = []
+
+    async def worker(i: int) -> None:
+        for j in range(requests):
+            try:
+                f, t = await one(client, url, key, PROMPTS[(i + j) % len(PROMPTS)], max_tokens)
+                ttft.append(f)
+                total.append(t)
+            except Exception as ex:
+                messages.append(f"{type(ex).__name__}: {ex}"[:200])
+
+    limits = httpx.Limits(max_connections=clients * 2)
+    async with httpx.AsyncClient(timeout=600, limits=limits) as client:
+        await one(client, url, key, PROMPTS[0], max_tokens)  # warm up
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(clients)))
+        wall = time.perf_counter() - started
+    return {"ttft": ttft, "total": total, "wall": wall, "errors": messages}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pooled percentiles (ms), requests/s and errors over rounds."""
+    ttft = [x for r in runs for x in r["ttft"]]
+    total = [x for r in runs for x in r["total"]]
+    errors = [e for r in runs for e in r["errors"]]
+    ms = lambda xs, q: float(np.percentile(xs, q) * 1000) if xs else float("nan")  # noqa: E731
+    return {"requests": len(total), "errors": len(errors), "error_messages": sorted(set(errors)),
+            "rps": len(total) / sum(r["wall"] for r in runs),
+            "ttft_p50": ms(ttft, 50), "ttft_p99": ms(ttft, 99),
+            "total_p50": ms(total, 50), "total_p99": ms(total, 99)}  # fmt: skip
+
+
+def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens: int,
+            every: int, rounds: int) -> dict[str, Any]:  # fmt: skip
+    key = new_key()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "proxy.yaml"
+        entry = ClientKey(name="bench", hash=hash_key(key), requests_per_minute=1e6)
+        config.write_text(json.dumps({"upstream": upstream, "keys": [entry.model_dump()],
+                                      "stream_every": every,
+                                      "audit_log": str(Path(tmp) / "audit.jsonl")}))  # fmt: skip
+        command = [sys.executable, "-c", "from redline.cli import main; main()", "guard",
+                   "serve", "--guard", str(guard), "--config", str(config),
+                   "--port", str(port)]  # fmt: skip
+        direct_runs, proxy_runs = [], []
+        with process(command, f"http://127.0.0.1:{port}/healthz") as proxy:
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            cpu = 0.0
+            for _ in range(rounds):  # alternate, so drifting machine load hits both paths alike
+                direct_runs.append(asyncio.run(load(f"{upstream}/chat/completions", "", clients,
+                                                    requests, max_tokens)))  # fmt: skip
+                before = cpu_seconds(proxy.pid)
+                proxy_runs.append(asyncio.run(load(url, key, clients, requests, max_tokens)))
+                cpu += cpu_seconds(proxy.pid) - before
+    direct, proxied = summary(direct_runs), summary(proxy_runs)
+    # the proxy's own CPU per request (warm-up included): what it costs, whatever the load
+    proxied["cpu_ms_per_request"] = cpu * 1000 / (proxied["requests"] + rounds)
+    return {"direct": direct, "proxy": proxied, "rounds": rounds,
+            "overhead_p50_ms": proxied["total_p50"] - direct["total_p50"],
+            "overhead_p99_ms": proxied["total_p99"] - direct["total_p99"],
+            "ttft_overhead_p50_ms": proxied["ttft_p50"] - direct["ttft_p50"],
+            "last_token_ratio_p50": proxied["total_p50"] / direct["total_p50"]}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--guard", type=Path, default=None)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=4, help="Requests per client a round.")
+    parser.add_argument("--rounds", type=int, default=3, help="Direct/proxy alternations.")
+    parser.add_argument("--words", type=int, default=64, help="Words the stub streams.")
+    parser.add_argument("--every", type=int, default=8, help="Tokens between output screens.")
+    parser.add_argument("--real", action="store_true", help="Also load the embedded model.")
+    parser.add_argument("--no-stub", action="store_true", help="Skip the stub upstream.")
+    parser.add_argument("--real-clients", type=int, default=2)
+    parser.add_argument("--real-requests", type=int, default=2)
+    parser.add_argument("--real-tokens", type=int, default=48)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/proxy_load.json"))
+    args = parser.parse_args()
+    guard = args.guard or default_guard_dir()
+
+    results: dict[str, Any] = {"guard": str(guard), "every": args.every}
+    if not args.no_stub:
+        port = free_port()
+        stub = [sys.executable, "-m", "tests.guard.upstream_stub", "--port", str(port),
+                "--words", str(args.words)]  # fmt: skip
+        with process(stub, f"http://127.0.0.1:{port}/v1/models"):
+            results["stub"] = compare(f"http://127.0.0.1:{port}/v1", guard, args.clients,
+                                      args.requests, args.words, args.every,
+                                      args.rounds)  # fmt: skip
+            results["stub"]["clients"] = args.clients
+    if args.real:
+        port = free_port()
+        model = [sys.executable, "-c", "from redline.cli import main; main()", "serve-model",
+                 "--port", str(port)]  # fmt: skip
+        with process(model, f"http://127.0.0.1:{port}/v1/models"):
+            results["real"] = compare(f"http://127.0.0.1:{port}/v1", guard, args.real_clients,
+                                      args.real_requests, args.real_tokens, args.every,
+                                      args.rounds)  # fmt: skip
+            results["real"]["clients"] = args.real_clients
+
+    table = Table(title=f"Guard proxy load (guard {guard}, screen every {args.every} tokens)")
+    for column in ("upstream", "clients", "path", "req/s", "errors", "TTFT p50 ms",
+                   "last token p50 ms", "last token p99 ms"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for name in ("stub", "real"):
+        if name not in results:
+            continue
+        r = results[name]
+        for path in ("direct", "proxy"):
+            m = r[path]
+            table.add_row(name, str(r["clients"]), path, f"{m['rps']:.1f}", str(m["errors"]),
+                          f"{m['ttft_p50']:.1f}", f"{m['total_p50']:.1f}",
+                          f"{m['total_p99']:.1f}")  # fmt: skip
+    console = Console()
+    console.print(table)
+    for name in ("stub", "real"):
+        if name in results:
+            r = results[name]
+            console.print(
+                f"{name}: added latency p50 {r['overhead_p50_ms']:.1f} ms, p99 "
+                f"{r['overhead_p99_ms']:.1f} ms; TTFT overhead p50 "
+                f"{r['ttft_overhead_p50_ms']:.1f} ms; last token {r['last_token_ratio_p50']:.2f}x"
+                f" direct; proxy CPU {r['proxy']['cpu_ms_per_request']:.1f} ms per request"
+            )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Assessment profiles: which evaluations an assessment runs, on what, with which limits."""
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from redline._yaml import load_named, shipped_files
+from redline.policy._schema import Strict
+
+DEFAULT_PROFILE = "quick"
+
+
+class Step(Strict):
+    """One evaluation of an assessment."""
+
+    name: str
+    task: str
+    """Registered Inspect task, e.g. `redline/knowledge`."""
+    target: Literal["model", "both"] = "model"
+    """`model`: the model alone (capability suites); `both`: bare and behind the guard."""
+    limit: int | None = None
+    """Samples to run, at most (None: the whole dataset)."""
+    message_limit: int | None = None
+    time_limit: int | None = None
+    """Seconds per sample."""
+    max_tokens: int | None = None
+    """Tokens per model response (default: the model's own)."""
+    task_args: dict[str, Any] = Field(default_factory=dict)
+    run: bool = True
+    """False: planned but not run; the indicators it feeds show as not measured."""
+    why_not_run: str = ""
+
+
+class GuardTraining(Strict):
+    """How to train a guard when no trained one is given or found."""
+
+    backend: str = "tfidf"
+    """Guard backend (`tfidf` trains in about a minute on one CPU; `minilm` is stronger)."""
+    augment_per_seed: int = 4
+    """Attacked variants per constitution seed in the training data."""
+
+
+class Profile(Strict):
+    """A named set of steps (YAML under `redline/assess/profiles/`, or any file)."""
+
+    name: str
+    description: str
+    comprehensive: bool
+    """Whether an assessment with this profile counts as comprehensive for the triggers."""
+    seed: int = 0
+    guard: GuardTraining = GuardTraining()
+    steps: list[Step] = Field(min_length=1)
+    notes: list[str] = Field(default_factory=list)
+    """Caveats printed in every report made with this profile."""
+
+
+def shipped_profiles() -> dict[str, Path]:
+    """Names and files of the profiles redline ships."""
+    return shipped_files("redline.assess", "profiles")
+
+
+def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> Profile:
+    """A shipped profile (`quick`, `full`) or a profile YAML file."""
+    return load_named(name_or_path, shipped_profiles(), Profile, "profile")

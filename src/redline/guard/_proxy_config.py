@@ -1,0 +1,45 @@
+"""Configuration of the guard proxy, read from YAML."""
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from redline._yaml import load_yaml_model
+from redline.guard._keys import ClientKey
+from redline.guard._stream import DEFAULT_EVERY, DEFAULT_REFUSAL
+
+DEFAULT_UPSTREAM_KEY_ENV = "REDLINE_UPSTREAM_API_KEY"
+
+
+class ProxyConfig(BaseModel):
+    """What `redline guard serve --config FILE` reads; command-line options override it."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    upstream: str | None = None
+    """Base URL of the OpenAI-compatible model server, e.g. http://127.0.0.1:8081/v1."""
+    upstream_api_key_env: str = DEFAULT_UPSTREAM_KEY_ENV
+    """Environment variable holding the upstream's API key (unset: no key is sent)."""
+    guard: Path | None = None
+    """Guard folder (default: the trained default guard)."""
+    keys: list[ClientKey] = []
+    """Clients allowed in; at least one unless `allow_anonymous`."""
+    allow_anonymous: bool = False
+    """Serve without client keys (local testing only)."""
+    refusal: str = DEFAULT_REFUSAL
+    """The text a blocked request or stream gets."""
+    stream_every: int = Field(default=DEFAULT_EVERY, ge=1)
+    """Upstream tokens between output screens: the most a stream holds back."""
+    max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    timeout: float = Field(default=120.0, gt=0)
+    """Seconds to wait for the upstream's response, or for each chunk of a stream."""
+    audit_log: Path | None = None
+    """JSONL audit log to append to (none: no audit log)."""
+    audit_texts: bool = False
+    """Keep the full screened input and released output in the audit log."""
+
+
+def load_proxy_config(path: str | Path) -> ProxyConfig:
+    """A proxy configuration file."""
+    return load_yaml_model(path, ProxyConfig)

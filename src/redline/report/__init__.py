@@ -1,0 +1,52 @@
+"""Reports: the signed JSON twin, the self-contained HTML page, verification."""
+
+from redline.report._html import render_html
+from redline.report._model import (
+    REPORT_SCHEMA_VERSION,
+    AttackComparison,
+    AttackResult,
+    BestOfN,
+    BonPoint,
+    FileRecord,
+    LogRecord,
+    ModelRef,
+    Provenance,
+    Report,
+    SafeguardsSection,
+    Signature,
+    StepRecord,
+)
+from redline.report._sign import (
+    Verification,
+    canonical_json,
+    default_key_dir,
+    load_or_create_key,
+    sign_report,
+    verify_report,
+)
+from redline.report._write import load_report, write_report
+
+__all__ = [
+    "REPORT_SCHEMA_VERSION",
+    "AttackComparison",
+    "AttackResult",
+    "BestOfN",
+    "BonPoint",
+    "FileRecord",
+    "LogRecord",
+    "ModelRef",
+    "Provenance",
+    "Report",
+    "SafeguardsSection",
+    "Signature",
+    "StepRecord",
+    "Verification",
+    "canonical_json",
+    "default_key_dir",
+    "load_or_create_key",
+    "load_report",
+    "render_html",
+    "sign_report",
+    "verify_report",
+    "write_report",
+]

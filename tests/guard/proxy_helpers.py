@@ -1,0 +1,51 @@
+"""Running the proxy on a loopback port for tests, with one client key."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from redline.guard import ClientKey, Guard, ProxyConfig, create_app, hash_key
+from tests.guard.upstream_stub import serving
+
+KEY = "rl-test-client-key"
+UPSTREAM_KEY = "sk-upstream-secret-value"
+UPSTREAM_KEY_ENV = "REDLINE_TEST_UPSTREAM_KEY"
+
+
+def proxy_config(upstream: str, audit: Path | None = None, **changes: Any) -> ProxyConfig:
+    settings: dict[str, Any] = {
+        "upstream": upstream,
+        "upstream_api_key_env": UPSTREAM_KEY_ENV,
+        "keys": [ClientKey(name="tester", hash=hash_key(KEY), requests_per_minute=6000)],
+        "audit_log": audit,
+        "stream_every": 2,
+    }
+    return ProxyConfig(**{**settings, **changes})
+
+
+@contextmanager
+def running_proxy(config: ProxyConfig, guard: Guard) -> Iterator[str]:
+    """The proxy's base URL (…/v1)."""
+    with serving(create_app(config, guard)) as url:
+        yield url + "/v1"
+
+
+def client(base_url: str, key: str = KEY) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=60)
+
+
+def stream_text(base_url: str, content: str, **params: Any) -> tuple[list[str], str | None]:
+    """Stream a one-message chat; the content pieces and the last finish_reason."""
+    pieces, finish = [], None
+    stream = client(base_url).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": content}], stream=True, **params
+    )
+    for chunk in stream:
+        for choice in chunk.choices:
+            if choice.delta.content:
+                pieces.append(choice.delta.content)
+            finish = choice.finish_reason or finish
+    return pieces, finish

@@ -1,0 +1,133 @@
+"""A fast OpenAI-compatible stand-in for a model server, for proxy tests and the load bench.
+
+It streams a canned reply (one word per chunk) and records what it was sent, so tests can
+check what reached the upstream. Run it alone: python -m tests.guard.upstream_stub --port P
+"""
+
+import argparse
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+DEFAULT_REPLY = "Here is a friendly answer about the weather and the garden today. " * 4
+
+
+@dataclass
+class StubState:
+    reply: str = DEFAULT_REPLY
+    delay: float = 0.0
+    """Seconds before each streamed chunk (and before a plain answer)."""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    cut_after: int | None = None
+    """Drop a stream after this many words, with no last chunk (a crashed upstream)."""
+    streams_finished: int = 0
+    streams_cancelled: int = 0
+
+
+def stub_app(state: StubState) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": "stub", "object": "model", "owned_by": "test"}]}
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        body = await request.json()
+        state.requests.append(body)
+        state.authorizations.append(request.headers.get("authorization", ""))
+        words = [w + " " for w in state.reply.split()][: body.get("max_tokens") or None]
+        created = int(time.time())
+        if not body.get("stream"):
+            await asyncio.sleep(state.delay)
+            return JSONResponse({
+                "id": "chatcmpl-stub", "object": "chat.completion", "created": created,
+                "model": "stub",
+                "choices": [{"index": 0, "message": {"role": "assistant",
+                             "content": "".join(words), "reasoning_content": "unscreened"},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": len(words),
+                          "total_tokens": 5 + len(words)},
+            })  # fmt: skip
+
+        def event(delta: dict[str, Any], finish: str | None = None) -> str:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            chunk = {"id": "chatcmpl-stub", "object": "chat.completion.chunk",
+                     "created": created, "model": "stub", "choices": [choice]}  # fmt: skip
+            return f"data: {json.dumps(chunk)}\n\n"
+
+        async def events() -> AsyncIterator[str]:
+            done = False
+            try:
+                yield event({"role": "assistant", "content": ""})
+                for i, word in enumerate(words):
+                    if i == state.cut_after:
+                        raise RuntimeError("stub upstream crashed mid-stream")
+                    if state.delay:
+                        await asyncio.sleep(state.delay)
+                    yield event({"content": word})
+                yield event({}, "stop")
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    usage = {"prompt_tokens": 5, "completion_tokens": len(words),
+                             "total_tokens": 5 + len(words)}  # fmt: skip
+                    yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n"
+                yield "data: [DONE]\n\n"
+                done = True
+            finally:
+                if done:
+                    state.streams_finished += 1
+                else:
+                    state.streams_cancelled += 1
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port in a thread; yield its base URL."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"server on port {port} did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--words", type=int, default=64, help="Words in the streamed reply.")
+    parser.add_argument("--delay", type=float, default=0.0, help="Seconds before each chunk.")
+    args = parser.parse_args()
+    reply = " ".join((DEFAULT_REPLY.split() * 100)[: args.words])
+    uvicorn.run(stub_app(StubState(reply=reply, delay=args.delay)), host="127.0.0.1",
+                port=args.port, log_level="warning")  # fmt: skip

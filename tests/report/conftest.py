@@ -1,0 +1,1 @@
+from tests.synthetic import assessment, synthetic  # noqa: F401  (fixtures)
