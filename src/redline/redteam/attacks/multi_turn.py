@@ -145,10 +145,10 @@ class Crescendo(MultiTurnAttack):
     ) -> "list[ChatMessage]":
         from inspect_ai.model import ChatMessageAssistant, ChatMessageUser
 
+        from redline.redteam._judges import is_refusal  # the one refusal detector
+
         _check_turns(max_turns)
         system = CRESCENDO_SYSTEM.format(behavior=behavior, max_turns=max_turns)
-        from redline.redteam._judges import is_refusal  # the one refusal detector (judges)
-
         chat = AttackerChat(attacker, system, rng)
         best = _Best()
         conversation: list[ChatMessage] = []
