@@ -67,3 +67,14 @@ def test_normalize_folds_lookalikes_and_invisible_characters():
     assert normalize("Ноw") == "How"  # Cyrillic H and o
     assert normalize("ｆｕｌｌｗｉｄｔｈ") == "fullwidth"
     assert normalize("s p a c e d  o u t") == "spaced out"
+
+
+def test_a_pasted_dialogue_gets_its_last_question_as_a_view():
+    attacked = transform("many_shot", REQUEST)
+    assert ("last_turn", REQUEST) in {(v.name, v.text) for v in views(attacked)}
+    assert "last_turn" not in {v.name for v in views("User: hi there\nAssistant: hello")}
+
+
+def test_a_deciphered_view_holds_only_the_deciphered_lines():
+    deciphered = [v for v in views(transform("caesar", REQUEST)) if v.name == "caesar"]
+    assert [v.text for v in deciphered] == [REQUEST]

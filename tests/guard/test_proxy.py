@@ -39,6 +39,18 @@ def proxy(stub, tfidf_guard, tmp_path, monkeypatch):
         yield url, state
 
 
+def audit_records(log, count):
+    """The audit log's records, once `count` are there: the proxy writes a record when the
+    response has ended, which can be just after the client has read its last byte."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= count:
+            break
+        time.sleep(0.02)
+    return [json.loads(line) for line in lines]
+
+
 def chat(url: str, content: str, **params):
     return client(url).chat.completions.create(
         model="m", messages=[{"role": "user", "content": content}], **params
@@ -124,7 +136,7 @@ def test_client_disconnect_cancels_the_upstream(proxy, tmp_path):
     while state.streams_cancelled == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert (state.streams_cancelled, state.streams_finished) == (1, 0)
-    [record] = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    [record] = audit_records(tmp_path / "audit.jsonl", 1)
     assert (record["decision"], record["status"]) == ("error", 499)
 
 
@@ -133,7 +145,7 @@ def test_an_upstream_stream_that_breaks_off_ends_with_an_error(proxy, tmp_path):
     state.cut_after = 20
     with pytest.raises(openai.APIError, match="the upstream stream failed"):
         stream_text(url, BENIGN)
-    [record] = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    [record] = audit_records(tmp_path / "audit.jsonl", 1)
     assert (record["decision"], record["status"]) == ("error", 502)
 
 
@@ -274,7 +286,7 @@ def test_audit_log_records_decisions_without_texts(proxy, tmp_path):
     stream_text(url, HARMFUL)
     post(url, "{}")  # rejected before screening: no decision to record
     log = tmp_path / "audit.jsonl"
-    records = [json.loads(line) for line in log.read_text().splitlines()]
+    records = audit_records(log, 2)
     assert [(r["decision"], r["stage"], r["stream"]) for r in records] == [
         ("pass", None, False),
         ("block", "input", True),

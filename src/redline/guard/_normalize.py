@@ -2,8 +2,9 @@
 
 `views(text)` returns the raw text and every decoded reading of it (base64, hex, URL encoding,
 Unicode tag characters, letter ciphers (any Caesar shift, Atbash), text written backwards, Morse,
-leetspeak); the classifier scores each view and keeps the maximum, so hiding a request in an
-encoding does not hide it from the guard. The decoding tables are the attack tables of
+leetspeak, the last question of a dialogue pasted into one message); the classifier scores
+each view and keeps the maximum, so hiding a request in an encoding or under a fake dialogue
+does not hide it from the guard. The decoding tables are the attack tables of
 `redline.redteam.attacks.encoding`, so each transform has one implementation.
 """
 
@@ -34,6 +35,7 @@ _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{12,}={0,2}(?![A-Za-z0-9+/=]
 _HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}[\s:]?){8,}\b")
 _MORSE = re.compile(r"^[\s.\-/|]+$")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_TURN = re.compile(r"^(?:user|human|q)\s*:\s*(.+)$", re.I | re.M)
 _TAGS = re.compile("[\U000e0020-\U000e007e]+")
 _LEET_CHARS = "".join(sorted(_UNLEET))
 _LEET_MIXED = re.compile(
@@ -143,15 +145,15 @@ def views(text: str) -> list[View]:
     replaced = _HEX.sub(lambda m: _decode_hex(m.group(0)) or m.group(0), norm)
     if replaced != norm:
         found.append(View("hex", replaced))
+    turns = _TURN.findall(norm)
+    if len(turns) >= 3:  # a dialogue pasted into one message (many-shot): its last question
+        found.append(View("last_turn", turns[-1]))
     if len(_PERCENT.findall(norm)) >= 3:
         found.append(View("url", urllib.parse.unquote(norm)))
-    lines, names = [], []
-    for line in norm.splitlines():
-        reading = _decipher(line)
-        names += [reading[0]] if reading else []
-        lines.append(reading[1] if reading else line)
-    if names:
-        found.append(View(max(set(names), key=names.count), "\n".join(lines)))
+    readings = [r for r in map(_decipher, norm.splitlines()) if r]
+    if readings:  # the deciphered lines alone: a wrapper asking to decode reads as benign
+        names = [name for name, _ in readings]
+        found.append(View(max(set(names), key=names.count), "\n".join(t for _, t in readings)))
     lines = [line for line in norm.splitlines() if _MORSE.match(line) and "." in line]
     if lines:
         found.append(View("morse", norm + "\n" + "\n".join(_decode_morse(x) for x in lines)))
