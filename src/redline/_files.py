@@ -1,8 +1,20 @@
-"""Writing files so that nothing is ever half-written."""
+"""Reading files with one-line errors; writing them so that nothing is ever half-written."""
 
 import os
 import tempfile
 from pathlib import Path
+
+from redline.errors import RedlineError
+
+
+def read_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """The text of `path`; a missing or unreadable file is a one-line RedlineError."""
+    try:
+        return Path(path).read_text(encoding=encoding)
+    except FileNotFoundError as ex:
+        raise RedlineError(f"{path}: file not found") from ex
+    except (OSError, UnicodeDecodeError) as ex:
+        raise RedlineError(f"{path}: cannot read: {ex}") from ex
 
 
 def write_atomic(path: str | Path, text: str) -> Path:

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from redline._files import read_text
 from redline.errors import RedlineError
 
 M = TypeVar("M", bound=BaseModel)
@@ -14,14 +15,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def load_yaml_model(path: str | Path, model: type[M]) -> M:
     """Read `path` as YAML and validate it as `model`; any problem is a one-line RedlineError."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as ex:
-        raise RedlineError(f"{p}: file not found") from ex
-    except (OSError, UnicodeDecodeError) as ex:
-        raise RedlineError(f"{p}: cannot read: {ex}") from ex
-    return parse_yaml_model(text, model, name=str(p))
+    return parse_yaml_model(read_text(path), model, name=str(path))
 
 
 def parse_yaml_model(text: str, model: type[M], name: str = "<string>") -> M:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from redline._files import write_atomic
+from redline._files import read_text, write_atomic
 from redline.errors import RedlineError
 
 GENESIS = "0" * 64
@@ -142,10 +142,7 @@ class AuditCheck(BaseModel):
 def verify_audit_log(path: str | Path) -> AuditCheck:
     """Check every record's hash and link, and the head file: edits, removals, reorderings."""
     log = Path(path)
-    try:
-        lines = log.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as ex:
-        raise RedlineError(f"{log}: file not found") from ex
+    lines = read_text(log).splitlines()
     problems: list[str] = []
     prev, expected_seq = GENESIS, 0
     for number, line in enumerate(lines, start=1):

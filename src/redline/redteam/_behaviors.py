@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from redline._files import read_text
 from redline.errors import RedlineError
 
 Kind = Literal["harmful", "benign"]
@@ -118,12 +119,7 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[int, Row, list[str]]]:
 
 
 def _file_behaviors(path: Path, kind: Kind) -> list[Behavior]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as ex:
-        raise RedlineError(f"{path}: file not found") from ex
-    except (OSError, UnicodeDecodeError) as ex:
-        raise RedlineError(f"{path}: cannot read: {ex}") from ex
+    text = read_text(path, encoding="utf-8-sig")
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl", ".json"):
         return [
