@@ -12,11 +12,9 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,9 @@ from rich.table import Table
 from redline.guard import ClientKey, default_guard_dir, hash_key, new_key
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the stub upstream and the process helper live in tests/
+from tests.guard.upstream_stub import free_port, running_process  # noqa: E402
+
 PROMPTS = [
     "What is a good weekly grocery budget?",
     "Tell me a short story about a cat who sleeps in the sun.",
@@ -36,34 +37,10 @@ PROMPTS = [
 ]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextmanager
-def process(command: list[str], ready_url: str, headers: dict[str, str] | None = None):
+def process(command: list[str], ready_url: str):
+    """A server process of the bench, ready to serve (600 s to load the model)."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                if httpx.get(ready_url, headers=headers).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command[:4]} did not start: {proc.stderr.read().decode()}")
-            time.sleep(0.2)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    return running_process(command, ready_url, env=env, timeout=600)
 
 
 async def one(client: httpx.AsyncClient, url: str, key: str, prompt: str, max_tokens: int):

@@ -1,8 +1,6 @@
 """The guard proxy in front of the real embedded model, served by `redline serve-model`."""
 
-import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -12,7 +10,7 @@ from redline.guard import Constitution, train_guard
 from redline.guard._stream import DEFAULT_REFUSAL
 from tests.guard.blue import BLUE, QUESTION
 from tests.guard.proxy_helpers import client, proxy_config, running_proxy, stream_text
-from tests.guard.upstream_stub import free_port
+from tests.guard.upstream_stub import free_port, running_process
 
 pytestmark = pytest.mark.model
 GREEDY = {"max_tokens": 24, "temperature": 0, "seed": 0}
@@ -23,23 +21,9 @@ def upstream():
     port = free_port()
     command = [sys.executable, "-c", "from redline.cli import main; main()", "serve-model",
                "--port", str(port)]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/models").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"serve-model did not start: {server.stderr.read().decode()}")
-            time.sleep(0.25)
+    with running_process(command, url + "/models"):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
