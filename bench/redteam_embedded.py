@@ -9,6 +9,7 @@ the guarded ASR from above. Writes bench/results/redteam_embedded.json.
 
     nice -n 10 python bench/redteam_embedded.py --guard /tmp/rt-guard --behaviors 50
     python bench/redteam_embedded.py --guard /tmp/rt-guard --screen-only   # input stage only
+    python bench/redteam_embedded.py --guard G --targets bare   # one arm; the other's row is kept
 """
 
 import argparse
@@ -69,6 +70,12 @@ def main() -> None:
     parser.add_argument("--attacks", default=None, help="Comma list (default: all single-turn)")
     parser.add_argument("--screen-behaviors", type=int, default=50)
     parser.add_argument("--screen-only", action="store_true", help="Only the input-stage screen")
+    parser.add_argument(
+        "--targets",
+        default="bare,guarded",
+        help="Arms to run; rows of the others already in "
+        "--out (from a run with the same behaviours and attacks) are kept",
+    )
     parser.add_argument("--log-dir", default=str(RESULTS / "redteam_logs"))
     parser.add_argument("--out", default=str(RESULTS / "redteam_embedded.json"))
     args = parser.parse_args()
@@ -89,10 +96,13 @@ def main() -> None:
     if args.screen_only:
         _write(args, {"attacks": attacks, "input_screen": screen})
         return
-    targets = {
-        "bare": get_model("redline/smollm2"),
-        "guarded": get_model("redline/guarded/redline/smollm2", guard=args.guard),
+    arms = {
+        "bare": lambda: get_model("redline/smollm2"),
+        "guarded": lambda: get_model("redline/guarded/redline/smollm2", guard=args.guard),
     }
+    chosen = args.targets.split(",")
+    if unknown := set(chosen) - set(arms):
+        parser.error(f"unknown --targets {sorted(unknown)}: choose from {sorted(arms)}")
     common: dict[str, Any] = {
         "log_dir": args.log_dir,
         "display": "none",
@@ -100,8 +110,9 @@ def main() -> None:
         "fail_on_error": False,
         "retry_on_error": 0,
     }
-    rows: dict[str, dict[str, Any]] = {}
-    for name, model in targets.items():
+    rows = _kept_rows(args, attacks, chosen)
+    for name in chosen:
+        model = arms[name]()
         started = time.monotonic()
         [log] = inspect_eval(
             "redline/redteam",
@@ -127,7 +138,10 @@ def main() -> None:
             "over_refusal": summarize_over_refusal(over_log).model_dump(),
             "campaign_seconds": round(campaign_s, 1),
             "over_refusal_seconds": round(over_s, 1),
+            "guard": args.guard if name == "guarded" else None,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
+    rows = {name: rows[name] for name in arms if name in rows}
 
     table = Table(
         title=f"Embedded model, {args.behaviors} behaviours x {len(attacks)} attacks, "
@@ -152,8 +166,8 @@ def main() -> None:
             f"{row['over_refusal_seconds']:.0f}",
         )
     console.print(table)
-    per_attack = Table(title="ASR by attack: bare vs guarded")
-    for column in ("attack", "bare", "guarded"):
+    per_attack = Table(title="ASR by attack")
+    for column in ("attack", *rows):
         per_attack.add_column(column)
     for attack in attacks:
         per_attack.add_row(
@@ -162,6 +176,24 @@ def main() -> None:
         )
     console.print(per_attack)
     _write(args, {"attacks": attacks, "input_screen": screen, "results": rows})
+
+
+def _kept_rows(args: argparse.Namespace, attacks: list[str], chosen: list[str]) -> dict[str, Any]:
+    """Rows of the arms not run now, from an earlier run of the same campaign in --out."""
+    out = Path(args.out)
+    if not out.is_file():
+        return {}
+    earlier = json.loads(out.read_text())
+    config = earlier.get("config", {})
+    same = (
+        earlier.get("attacks") == attacks
+        and config.get("behaviors") == args.behaviors
+        and config.get("benign") == args.benign
+        and config.get("max_tokens") == args.max_tokens
+    )
+    if not same:
+        return {}
+    return {k: v for k, v in earlier.get("results", {}).items() if k not in chosen}
 
 
 def _write(args: argparse.Namespace, result: dict[str, Any]) -> None:

@@ -32,3 +32,21 @@ def engine():  # type: ignore[no-untyped-def]
     from redline.models import engine_for
 
     return engine_for("smollm2")
+
+
+@pytest.fixture(scope="session")
+def tiny():  # type: ignore[no-untyped-def]
+    """The tiny test constitution (tests/guard/tiny.py)."""
+    from redline._yaml import parse_yaml_model
+    from redline.guard import Constitution
+    from tests.guard.tiny import TINY
+
+    return parse_yaml_model(TINY, Constitution, name="tiny.yaml")
+
+
+@pytest.fixture(scope="session")
+def tfidf_guard(tiny):  # type: ignore[no-untyped-def]
+    """A tfidf guard trained on the tiny constitution (seconds to train)."""
+    from redline.guard import train_guard
+
+    return train_guard(tiny, backend="tfidf", seed=0, holdout=0.25)
