@@ -30,6 +30,13 @@ def test_engine_is_shared_per_process(engine):
     assert get_engine(smollm2_path()) is engine
 
 
+def test_prompts_are_read_with_the_threads_asked_for(monkeypatch):
+    # regression: prompt reading used one thread per CPU whatever REDLINE_THREADS said
+    monkeypatch.setenv("REDLINE_THREADS", "1")
+    llama = get_engine(smollm2_path(), n_ctx=256)._llama
+    assert (llama.context_params.n_threads, llama.context_params.n_threads_batch) == (1, 1)
+
+
 def test_chat_template_comes_from_the_gguf(engine):
     assert engine.chat_template and "<|im_start|>" in engine.chat_template
 

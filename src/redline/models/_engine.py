@@ -43,6 +43,10 @@ class GGUFEngine:
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_threads=n_threads,
+                # llama-cpp-python otherwise reads prompts with one thread per CPU, whatever
+                # n_threads says: on a busy machine those threads wait on each other, and
+                # reading a prompt then costs about three times the CPU
+                n_threads_batch=n_threads,
                 logits_all=True,  # needed for logprobs and continuation scoring
                 verbose=False,
             )
