@@ -9,16 +9,23 @@ the guarded ASR from above. Writes bench/results/redteam_embedded.json.
 
     nice -n 10 python bench/redteam_embedded.py --guard /tmp/rt-guard --behaviors 50
     python bench/redteam_embedded.py --guard /tmp/rt-guard --screen-only   # input stage only
-    python bench/redteam_embedded.py --guard G --targets bare   # one arm; the other's row is kept
+    python bench/redteam_embedded.py --guard G --targets bare   # one arm (arms may run at once)
+    python bench/redteam_embedded.py --guard G --targets none   # only the table, from the logs
+
+The table is built from the newest finished logs in --log-dir that match the campaign
+(attacks, behaviours, max_tokens and, for the guarded arm, the guard), so arms run separately
+or in parallel end up in one table.
 """
 
 import argparse
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from inspect_ai import eval as inspect_eval
+from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 from inspect_ai.model import get_model
 from rich.console import Console
 from rich.table import Table
@@ -73,8 +80,7 @@ def main() -> None:
     parser.add_argument(
         "--targets",
         default="bare,guarded",
-        help="Arms to run; rows of the others already in "
-        "--out (from a run with the same behaviours and attacks) are kept",
+        help="Arms to run now (comma list, or none); rows of the others come from the logs",
     )
     parser.add_argument("--log-dir", default=str(RESULTS / "redteam_logs"))
     parser.add_argument("--out", default=str(RESULTS / "redteam_embedded.json"))
@@ -97,10 +103,10 @@ def main() -> None:
         _write(args, {"attacks": attacks, "input_screen": screen})
         return
     arms = {
-        "bare": lambda: get_model("redline/smollm2"),
-        "guarded": lambda: get_model("redline/guarded/redline/smollm2", guard=args.guard),
+        "bare": lambda: get_model(MODELS["bare"]),
+        "guarded": lambda: get_model(MODELS["guarded"], guard=args.guard),
     }
-    chosen = args.targets.split(",")
+    chosen = [] if args.targets == "none" else args.targets.split(",")
     if unknown := set(chosen) - set(arms):
         parser.error(f"unknown --targets {sorted(unknown)}: choose from {sorted(arms)}")
     common: dict[str, Any] = {
@@ -110,38 +116,20 @@ def main() -> None:
         "fail_on_error": False,
         "retry_on_error": 0,
     }
-    rows = _kept_rows(args, attacks, chosen)
     for name in chosen:
         model = arms[name]()
-        started = time.monotonic()
-        [log] = inspect_eval(
-            "redline/redteam",
-            model=model,
-            task_args={
-                "attacks": ",".join(attacks),
-                "limit_behaviors": args.behaviors,
-                "judge": "refusal",
-            },
-            **common,
-        )
-        campaign_s = time.monotonic() - started
-        started = time.monotonic()
-        [over_log] = inspect_eval(
-            "redline/over_refusal",
-            model=model,
-            task_args={"limit_prompts": args.benign},
-            **common,
-        )
-        over_s = time.monotonic() - started
-        rows[name] = {
-            "campaign": summarize_campaign(log).model_dump(),
-            "over_refusal": summarize_over_refusal(over_log).model_dump(),
-            "campaign_seconds": round(campaign_s, 1),
-            "over_refusal_seconds": round(over_s, 1),
-            "guard": args.guard if name == "guarded" else None,
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        campaign_args = {
+            "attacks": ",".join(attacks),
+            "limit_behaviors": args.behaviors,
+            "judge": "refusal",
         }
-    rows = {name: rows[name] for name in arms if name in rows}
+        inspect_eval("redline/redteam", model=model, task_args=campaign_args, **common)
+        inspect_eval(
+            "redline/over_refusal", model=model, task_args={"limit_prompts": args.benign}, **common
+        )
+    rows = _rows_from_logs(args, attacks)
+    if not rows:
+        raise SystemExit(f"no finished runs of this campaign in {args.log_dir}")
 
     table = Table(
         title=f"Embedded model, {args.behaviors} behaviours x {len(attacks)} attacks, "
@@ -178,22 +166,52 @@ def main() -> None:
     _write(args, {"attacks": attacks, "input_screen": screen, "results": rows})
 
 
-def _kept_rows(args: argparse.Namespace, attacks: list[str], chosen: list[str]) -> dict[str, Any]:
-    """Rows of the arms not run now, from an earlier run of the same campaign in --out."""
-    out = Path(args.out)
-    if not out.is_file():
-        return {}
-    earlier = json.loads(out.read_text())
-    config = earlier.get("config", {})
-    same = (
-        earlier.get("attacks") == attacks
-        and config.get("behaviors") == args.behaviors
-        and config.get("benign") == args.benign
-        and config.get("max_tokens") == args.max_tokens
-    )
-    if not same:
-        return {}
-    return {k: v for k, v in earlier.get("results", {}).items() if k not in chosen}
+MODELS = {"bare": "redline/smollm2", "guarded": "redline/guarded/redline/smollm2"}
+
+
+def _rows_from_logs(args: argparse.Namespace, attacks: list[str]) -> dict[str, Any]:
+    """Per arm, the newest finished campaign and over-refusal logs of this configuration."""
+    wanted = {
+        "redline/redteam": {"attacks": ",".join(attacks), "limit_behaviors": args.behaviors},
+        "redline/over_refusal": {"limit_prompts": args.benign},
+    }
+    newest: dict[tuple[str, str], EvalLog] = {}
+    for info in list_eval_logs(args.log_dir):
+        head = read_eval_log(info, header_only=True)
+        task_args = head.eval.task_args or {}
+        matches = (
+            head.status == "success"
+            and head.eval.task in wanted
+            and all(task_args.get(k) == v for k, v in wanted[head.eval.task].items())
+            and head.plan.config.max_tokens == args.max_tokens
+            and head.eval.model in MODELS.values()
+            and (head.eval.model_args or {}).get("guard") in (None, args.guard)
+        )
+        key = (head.eval.model, head.eval.task)
+        if matches and (key not in newest or head.eval.created > newest[key].eval.created):
+            newest[key] = head
+    rows: dict[str, Any] = {}
+    for arm, model in MODELS.items():
+        campaign, over = (
+            newest.get((model, "redline/redteam")),
+            newest.get((model, "redline/over_refusal")),
+        )
+        if campaign is None or over is None:
+            continue
+        rows[arm] = {
+            "campaign": summarize_campaign(read_eval_log(campaign.location)).model_dump(),
+            "over_refusal": summarize_over_refusal(read_eval_log(over.location)).model_dump(),
+            "campaign_seconds": _seconds(campaign),
+            "over_refusal_seconds": _seconds(over),
+            "guard": (campaign.eval.model_args or {}).get("guard"),
+            "finished_at": campaign.stats.completed_at,
+        }
+    return rows
+
+
+def _seconds(log: EvalLog) -> float:
+    started = datetime.fromisoformat(log.stats.started_at)
+    return round((datetime.fromisoformat(log.stats.completed_at) - started).total_seconds(), 1)
 
 
 def _write(args: argparse.Namespace, result: dict[str, Any]) -> None:
