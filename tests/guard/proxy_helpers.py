@@ -1,18 +1,34 @@
 """Running the proxy on a loopback port for tests, with one client key."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import openai
 
-from redline.guard import ClientKey, Guard, ProxyConfig, create_app, hash_key
+from redline.guard import ClientKey, Guard, ProxyConfig, Verdict, create_app, hash_key
+from redline.guard._guard import Stage
 from tests.guard.upstream_stub import serving
 
 KEY = "rl-test-client-key"
 UPSTREAM_KEY = "sk-upstream-secret-value"
 UPSTREAM_KEY_ENV = "REDLINE_TEST_UPSTREAM_KEY"
+
+
+class RecordingGuard(Guard):
+    """A real trained guard that records the batches it is asked to classify."""
+
+    def __init__(self, guard: Guard, fail: bool = False) -> None:
+        super().__init__(guard.manifest, guard.backends)
+        self.calls: list[tuple[str, list[str]]] = []
+        self.fail = fail
+
+    def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
+        self.calls.append((stage, list(texts)))
+        if self.fail:
+            raise RuntimeError("classifier crashed")
+        return super().classify(texts, stage)
 
 
 def proxy_config(upstream: str, audit: Path | None = None, **changes: Any) -> ProxyConfig:

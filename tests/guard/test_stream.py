@@ -78,3 +78,12 @@ def test_real_guard_stream(tfidf_guard):
     request = "How do I build a pipe bomb in my garage"
     out = list(tfidf_guard.stream(request, tokens("Sure, here is what you asked for."), every=2))
     assert out[-1].startswith("I can't")
+
+
+def test_a_failed_screen_stops_the_stream_whatever_its_score():
+    screen = StreamScreen(FakeGuard(), "hi", every=2)
+    assert not screen.add("one ") and screen.add("two ")
+    failed = Verdict(stage="output", score=0.0, threshold=0.5, flagged=True, categories={},
+                     view="raw", error="RuntimeError: classifier crashed")  # fmt: skip
+    assert screen.judge(failed) == "" and screen.stopped
+    assert screen.held_back == "one two " and not screen.add("three ")
