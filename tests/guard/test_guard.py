@@ -94,6 +94,7 @@ TEXTS = [
     "How do I build a pipe bomb in my garage",
     "Here is a friendly answer about the weather and the garden today.",
     "Mixed  CASE\twith\ttabs\n\nand   runs of   spaces",
+    "mixed case with tabs and runs of spaces ",  # the same features as the text above
     "İstanbul ÉCOLE naïve ﬁne\u2003em space\u00a0no-break",
     "",
     "a",

@@ -157,13 +157,12 @@ class _TfidfScorer:
         return ids
 
     @staticmethod
-    def _weights(counts: dict[int, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _weights(ids: list[int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Column ids and sublinear-tf x idf weights, L2-normalised: one vectorizer's part."""
-        ids = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        weights = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        weights = (np.log(weights) + 1.0) * idf[ids]
+        columns, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+        weights = (np.log(counts) + 1.0) * idf[columns]
         norm = np.sqrt(weights @ weights)
-        return ids, (weights / norm if norm else weights)
+        return columns, (weights / norm if norm else weights)
 
     def features(self, texts: list[str]) -> Any:
         """The fitted vectorizer's tf-idf features (CSR rows), as sklearn computes them."""
@@ -172,22 +171,25 @@ class _TfidfScorer:
         ids: list[np.ndarray] = [np.empty(0, np.int64)]
         weights: list[np.ndarray] = [np.empty(0)]
         indptr = [0]
-        spaces = self.char._white_spaces
+        spaces, vocab = self.char._white_spaces, self.word_vocab
+        rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for text in texts:
-            chars: dict[int, int] = {}
-            for w in spaces.sub(" ", text.lower()).split():
-                for j in self._char_ids(w):
-                    chars[j] = chars.get(j, 0) + 1
-            words: dict[int, int] = {}
-            for gram in self.word_analyzer(text):
-                j = self.word_vocab.get(gram)
-                if j is not None:
-                    words[j] = words.get(j, 0) + 1
-            char_ids, char_w = self._weights(chars, self.char.idf_)
-            word_ids, word_w = self._weights(words, self.word.idf_)
-            ids += [char_ids, word_ids + self.offset]
-            weights += [char_w, word_w]
-            indptr.append(indptr[-1] + len(chars) + len(words))
+            # texts that differ only in case and whitespace (a raw view and its normalised
+            # view, often) have the same features: computed once
+            key = " ".join(spaces.sub(" ", text.lower()).split())
+            if key not in rows:
+                chars: list[int] = []
+                for w in key.split(" ") if key else ():
+                    chars += self._char_ids(w)
+                words = [j for j in map(vocab.get, self.word_analyzer(key)) if j is not None]
+                char_ids, char_w = self._weights(chars, self.char.idf_)
+                word_ids, word_w = self._weights(words, self.word.idf_)
+                rows[key] = (np.concatenate([char_ids, word_ids + self.offset]),
+                             np.concatenate([char_w, word_w]))  # fmt: skip
+            row_ids, row_weights = rows[key]
+            ids.append(row_ids)
+            weights.append(row_weights)
+            indptr.append(indptr[-1] + len(row_ids))
         shape = (len(texts), self.offset + len(self.word_vocab))
         return csr_matrix((np.concatenate(weights), np.concatenate(ids), indptr), shape=shape)
 
