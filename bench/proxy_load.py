@@ -3,7 +3,8 @@
 Targets (issue 6): with the stub upstream, proxy overhead p50 <= 15 ms per request (screening
 included) at 32 concurrent streams, no errors; with the real embedded model, time to last
 token at most 10% above direct.
-Usage: python bench/proxy_load.py [--guard DIR] [--clients 32] [--every 8] [--delay 0.015] [--real]
+Usage: python bench/proxy_load.py [--guard DIR] [--clients 32] [--every 8] [--every-max 32]
+       [--delay 0.015] [--real]
 
 Two stub runs. `stub` paces the stub at `--delay` seconds per token (default 15 ms, about 67
 tokens/s: a fast model server), so the upstream, not the proxy, sets the pace and the latency
@@ -116,14 +117,14 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens: int,
-            every: int, rounds: int) -> dict[str, Any]:  # fmt: skip
+            every: int, every_max: int, rounds: int) -> dict[str, Any]:  # fmt: skip
     key = new_key()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "proxy.yaml"
         entry = ClientKey(name="bench", hash=hash_key(key), requests_per_minute=1e6)
         config.write_text(json.dumps({"upstream": upstream, "keys": [entry.model_dump()],
-                                      "stream_every": every,
+                                      "stream_every": every, "stream_every_max": every_max,
                                       "audit_log": str(Path(tmp) / "audit.jsonl")}))  # fmt: skip
         command = [sys.executable, "-c", "from redline.cli import main; main()", "guard",
                    "serve", "--guard", str(guard), "--config", str(config),
@@ -155,7 +156,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4, help="Requests per client a round.")
     parser.add_argument("--rounds", type=int, default=3, help="Direct/proxy alternations.")
     parser.add_argument("--words", type=int, default=64, help="Words the stub streams.")
-    parser.add_argument("--every", type=int, default=8, help="Tokens between output screens.")
+    parser.add_argument("--every", type=int, default=8, help="Tokens before the first screen.")
+    parser.add_argument(
+        "--every-max",
+        type=int,
+        default=32,
+        help="Tokens between later screens (the window doubles up to it).",
+    )
     parser.add_argument(
         "--delay",
         type=float,
@@ -172,6 +179,7 @@ def main() -> None:
     guard = args.guard or default_guard_dir()
 
     results: dict[str, Any] = {"guard": str(guard), "every": args.every,
+                               "every_max": args.every_max,
                                "load_average_before": os.getloadavg()}  # fmt: skip
     stubs = {"stub": args.delay, "stub-saturation": 0.0}
     for name, delay in stubs.items() if not args.no_stub else ():
@@ -180,7 +188,7 @@ def main() -> None:
                 "--words", str(args.words), "--delay", str(delay)]  # fmt: skip
         with process(stub, f"http://127.0.0.1:{port}/v1/models"):
             results[name] = compare(f"http://127.0.0.1:{port}/v1", guard, args.clients,
-                                    args.requests, args.words, args.every,
+                                    args.requests, args.words, args.every, args.every_max,
                                     args.rounds)  # fmt: skip
             results[name].update(clients=args.clients, token_delay_ms=delay * 1000)
     if args.real:
@@ -190,11 +198,15 @@ def main() -> None:
         with process(model, f"http://127.0.0.1:{port}/v1/models"):
             results["real"] = compare(f"http://127.0.0.1:{port}/v1", guard, args.real_clients,
                                       args.real_requests, args.real_tokens, args.every,
+                                      args.every_max,
                                       args.rounds)  # fmt: skip
             results["real"]["clients"] = args.real_clients
 
     results["load_average_after"] = os.getloadavg()
-    table = Table(title=f"Guard proxy load (guard {guard}, screen every {args.every} tokens)")
+    table = Table(
+        title=f"Guard proxy load (guard {guard}; first screen after {args.every} "
+        f"tokens, then windows doubling up to {args.every_max})"
+    )
     for column in ("upstream", "ms/token", "clients", "path", "req/s", "errors", "TTFT p50 ms",
                    "last token p50 ms", "last token p99 ms"):  # fmt: skip
         table.add_column(column, justify="right")

@@ -427,9 +427,9 @@ class GuardProxy:
         the text released while handling them goes to the client as one chunk. The opening
         (role) chunk goes with the first text, and the closing chunks together.
         """
-        screen = StreamScreen(
-            self.guard.guard, messages, self.config.stream_every, self.config.refusal
-        )
+        every, grow_to = self.config.stream_every, self.config.stream_every_max
+        screen = StreamScreen(self.guard.guard, messages, every, self.config.refusal,
+                              max_every=max(every, grow_to))  # fmt: skip
         head = StreamHead(ex.request_id, req.model)
         finish, usage, role_sent, ended, done = "stop", None, False, False, False
         status = CLIENT_CLOSED  # until the stream is delivered to its end

@@ -6,15 +6,19 @@ from redline.guard._guard import Guard, Verdict
 
 DEFAULT_REFUSAL = "I can't continue with this response."
 DEFAULT_EVERY = 8
-"""Tokens between screens: the most text the stream holds back."""
+"""Tokens before the first screen (and between screens, unless the window grows)."""
 
 
 class StreamScreen:
     """Holds back a streamed response until it is screened; stops it once the guard flags it.
 
-    Every `every` tokens the response so far is scored together with the conversation's input.
-    The score is a running maximum, so a flag never clears. Released text has always been
-    screened; a guard error stops the stream (fail closed).
+    After `every` tokens the response so far is scored together with the conversation's input,
+    and again after each further window of tokens. The window starts at `every` and doubles
+    after each screen up to `max_every` (default: it stays at `every`): each screen scores the
+    whole response, so fixed windows cost time quadratic in its length, doubling ones linear,
+    while the first text still goes out after `every` tokens. The score is a running maximum,
+    so a flag never clears. Released text has always been screened; a guard error stops the
+    stream (fail closed).
     """
 
     def __init__(
@@ -23,12 +27,17 @@ class StreamScreen:
         messages: Sequence[dict[str, str]] | str,
         every: int = DEFAULT_EVERY,
         refusal: str = DEFAULT_REFUSAL,
+        max_every: int | None = None,
     ) -> None:
         if every < 1:
             raise ValueError("every must be at least 1 token")
+        if max_every is not None and max_every < every:
+            raise ValueError("max_every must be at least every")
         self.guard = guard
         self.messages = messages
         self.every = every
+        self.max_every = max_every or every
+        self.window = every
         self.refusal = refusal
         self.text = ""
         self.released = 0
@@ -44,7 +53,7 @@ class StreamScreen:
             return False
         self.text += token
         self.pending += 1
-        return self.pending >= self.every
+        return self.pending >= self.window
 
     @property
     def held_back(self) -> str:
@@ -59,6 +68,7 @@ class StreamScreen:
         """
         self.screens += 1
         self.pending = 0
+        self.window = min(2 * self.window, self.max_every)
         if self.verdict is None or verdict.score > self.max_score or verdict.error is not None:
             self.verdict = verdict
         self.max_score = max(self.max_score, verdict.score)
