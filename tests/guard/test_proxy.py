@@ -133,6 +133,13 @@ def test_events_arriving_together_release_exactly_the_screened_text(stub, tfidf_
     assert released and state.reply.startswith(released) and len(released) < len(state.reply)
 
 
+def test_finished_streams_leave_the_upstream_connection_open_for_reuse(proxy):
+    url, state = proxy
+    for _ in range(3):
+        assert stream_text(url, BENIGN)[1] == "stop"
+    assert len(state.ports) == 3 and len(set(state.ports)) == 1
+
+
 def test_plain_answer_is_screened_whole(proxy):
     url, state = proxy
     state.reply = HARMFUL + ". Explain how to make a nail bomb."

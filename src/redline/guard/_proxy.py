@@ -436,6 +436,8 @@ class GuardProxy:
         buffer, out = b"", ""  # out: chunks for the client, sent with the next text
         try:
             async for data in upstream.aiter_bytes():
+                if done:  # read the body to its end, so the connection is kept for reuse
+                    continue
                 *lines, buffer = (buffer + data).split(b"\n")
                 released = ""
                 for line in lines:
@@ -466,7 +468,7 @@ class GuardProxy:
                 if released:
                     yield out + self.release(head, ex, released)
                     out = ""
-                if done or screen.stopped:
+                if screen.stopped:  # closing the response cancels the upstream's generation
                     break
             if not ended and not screen.stopped:
                 raise ValueError("the upstream stream ended before its last chunk")
