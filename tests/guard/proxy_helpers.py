@@ -37,7 +37,11 @@ def proxy_config(upstream: str, audit: Path | None = None, **changes: Any) -> Pr
         "upstream_api_key_env": UPSTREAM_KEY_ENV,
         "keys": [ClientKey(name="tester", hash=hash_key(KEY), requests_per_minute=6000)],
         "audit_log": audit,
+        # fixed 2-token windows: the toy "blue" guard scores the whole answer so far, and in
+        # windows of 8 or more tokens the word is diluted below its threshold (measured: a
+        # best score of 0.39-0.43 against 0.435), so only fine windows make the cut certain
         "stream_every": 2,
+        "stream_every_max": 2,
     }
     return ProxyConfig(**{**settings, **changes})
 

@@ -119,7 +119,7 @@ def test_events_arriving_together_release_exactly_the_screened_text(stub, tfidf_
     state, upstream = stub  # no delay: many events reach the proxy in one read
     state.reply = "Here is a friendly answer about the garden. " * 3 + f"{HARMFUL}. " * 5
     guard = RecordingGuard(tfidf_guard)
-    with running_proxy(proxy_config(upstream, stream_every=3), guard) as url:
+    with running_proxy(proxy_config(upstream, stream_every=3, stream_every_max=12), guard) as url:
         pieces, finish = stream_text(url, BENIGN)
     assert finish == "content_filter" and pieces[-1] == DEFAULT_REFUSAL
     screened = {t for stage, texts in guard.calls if stage == "output" for t in texts}
