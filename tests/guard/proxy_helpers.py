@@ -1,5 +1,6 @@
 """Running the proxy on a loopback port for tests, with one client key."""
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,10 +23,12 @@ class RecordingGuard(Guard):
     def __init__(self, guard: Guard, fail: bool = False) -> None:
         super().__init__(guard.manifest, guard.backends)
         self.calls: list[tuple[str, list[str]]] = []
+        self.threads: list[str] = []
         self.fail = fail
 
     def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
         self.calls.append((stage, list(texts)))
+        self.threads.append(threading.current_thread().name)
         if self.fail:
             raise RuntimeError("classifier crashed")
         return super().classify(texts, stage)

@@ -66,3 +66,16 @@ def test_a_caller_that_leaves_does_not_stop_the_others(tfidf_guard):
     verdict, later = asyncio.run(screens())
     assert not verdict.flagged and later.flagged
     assert inner.calls[0] == ("input", [BENIGN])
+
+
+def test_a_long_text_is_scored_off_the_loop(tfidf_guard):
+    inner = RecordingGuard(tfidf_guard)
+    batcher = BatchingGuard(inner)
+    long = "Tell me about gardens. " * 3000  # 69,000 characters, over INLINE_CHARS
+
+    async def screens():
+        return [await batcher.screen_input(BENIGN), await batcher.screen_input(long)]
+
+    short, far = asyncio.run(screens())
+    assert inner.threads[0] == "MainThread" and inner.threads[1] != "MainThread"
+    assert far.score == pytest.approx(tfidf_guard.screen_input(long).score, abs=1e-12)

@@ -20,6 +20,9 @@ INLINE_BACKENDS = frozenset({"tfidf"})
 """Backends scored on the event loop itself: pure Python, so a worker thread would only add
 hand-offs and contention for the interpreter lock. Others (torch) run on a worker thread,
 where their kernels leave the loop free."""
+INLINE_CHARS = 50_000
+"""Largest batch (characters) scored on the loop: a bigger one (a long request) goes to a
+worker thread, so it cannot stall every open stream for the time it takes."""
 
 
 @dataclass
@@ -76,7 +79,7 @@ class BatchingGuard:
             return
         texts = [t for j in jobs for t in j.texts]
         try:
-            if self.inline:
+            if self.inline and sum(map(len, texts)) <= INLINE_CHARS:
                 verdicts = self.guard.classify(texts, stage)
             else:
                 verdicts = await anyio.to_thread.run_sync(self.guard.classify, texts, stage)
