@@ -3,7 +3,14 @@
 Targets (issue 6): with the stub upstream, proxy overhead p50 <= 15 ms per request (screening
 included) at 32 concurrent streams, no errors; with the real embedded model, time to last
 token at most 10% above direct.
-Usage: python bench/proxy_load.py [--guard DIR] [--clients 32] [--every 8] [--real]
+Usage: python bench/proxy_load.py [--guard DIR] [--clients 32] [--every 8] [--every-max 32]
+       [--delay 0.015] [--real]
+
+Two stub runs. `stub` paces the stub at `--delay` seconds per token (default 15 ms, about 67
+tokens/s: a fast model server), so the upstream, not the proxy, sets the pace and the latency
+the proxy adds is its own overhead. `stub-saturation` streams with no delay at all: the
+closed-loop clients then saturate the proxy, the latency it adds is queueing (about K x its
+CPU per request), and the figure that counts is requests/s direct vs through the proxy.
 The stub upstream, the proxy and the embedded model each run in a process of their own.
 Uses the trained default guard unless --guard is given.
 """
@@ -54,10 +61,14 @@ async def one(client: httpx.AsyncClient, url: str, key: str, prompt: str, max_to
             await r.aread()
             raise RuntimeError(f"HTTP {r.status_code}")
         async for line in r.aiter_lines():
-            if first is None and '"content": "' in line and '"content": ""' not in line:
-                first = time.perf_counter() - started
-            if line.startswith("data:") and '"error"' in line:
+            if not line.startswith("data:") or line == "data: [DONE]":
+                continue
+            if '"error"' in line:
                 raise RuntimeError(line)
+            if first is None and any(
+                (c.get("delta") or {}).get("content") for c in json.loads(line[5:])["choices"]
+            ):
+                first = time.perf_counter() - started
     return first or 0.0, time.perf_counter() - started
 
 
@@ -86,9 +97,11 @@ async def load(url: str, key: str, clients: int, requests: int, max_tokens: int)
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far."""
+    """User + system CPU time of a process (all its threads) and its live children so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -104,14 +117,14 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens: int,
-            every: int, rounds: int) -> dict[str, Any]:  # fmt: skip
+            every: int, every_max: int, rounds: int) -> dict[str, Any]:  # fmt: skip
     key = new_key()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "proxy.yaml"
         entry = ClientKey(name="bench", hash=hash_key(key), requests_per_minute=1e6)
         config.write_text(json.dumps({"upstream": upstream, "keys": [entry.model_dump()],
-                                      "stream_every": every,
+                                      "stream_every": every, "stream_every_max": every_max,
                                       "audit_log": str(Path(tmp) / "audit.jsonl")}))  # fmt: skip
         command = [sys.executable, "-c", "from redline.cli import main; main()", "guard",
                    "serve", "--guard", str(guard), "--config", str(config),
@@ -143,7 +156,19 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4, help="Requests per client a round.")
     parser.add_argument("--rounds", type=int, default=3, help="Direct/proxy alternations.")
     parser.add_argument("--words", type=int, default=64, help="Words the stub streams.")
-    parser.add_argument("--every", type=int, default=8, help="Tokens between output screens.")
+    parser.add_argument("--every", type=int, default=8, help="Tokens before the first screen.")
+    parser.add_argument(
+        "--every-max",
+        type=int,
+        default=32,
+        help="Tokens between later screens (the window doubles up to it).",
+    )
+    parser.add_argument(
+        "--delay",
+        type=float,
+        default=0.015,
+        help="Seconds per token of the paced stub (0.015: about 67 tokens/s).",
+    )
     parser.add_argument("--real", action="store_true", help="Also load the embedded model.")
     parser.add_argument("--no-stub", action="store_true", help="Skip the stub upstream.")
     parser.add_argument("--real-clients", type=int, default=2)
@@ -153,16 +178,19 @@ def main() -> None:
     args = parser.parse_args()
     guard = args.guard or default_guard_dir()
 
-    results: dict[str, Any] = {"guard": str(guard), "every": args.every}
-    if not args.no_stub:
+    results: dict[str, Any] = {"guard": str(guard), "every": args.every,
+                               "every_max": args.every_max,
+                               "load_average_before": os.getloadavg()}  # fmt: skip
+    stubs = {"stub": args.delay, "stub-saturation": 0.0}
+    for name, delay in stubs.items() if not args.no_stub else ():
         port = free_port()
         stub = [sys.executable, "-m", "tests.guard.upstream_stub", "--port", str(port),
-                "--words", str(args.words)]  # fmt: skip
+                "--words", str(args.words), "--delay", str(delay)]  # fmt: skip
         with process(stub, f"http://127.0.0.1:{port}/v1/models"):
-            results["stub"] = compare(f"http://127.0.0.1:{port}/v1", guard, args.clients,
-                                      args.requests, args.words, args.every,
-                                      args.rounds)  # fmt: skip
-            results["stub"]["clients"] = args.clients
+            results[name] = compare(f"http://127.0.0.1:{port}/v1", guard, args.clients,
+                                    args.requests, args.words, args.every, args.every_max,
+                                    args.rounds)  # fmt: skip
+            results[name].update(clients=args.clients, token_delay_ms=delay * 1000)
     if args.real:
         port = free_port()
         model = [sys.executable, "-c", "from redline.cli import main; main()", "serve-model",
@@ -170,33 +198,40 @@ def main() -> None:
         with process(model, f"http://127.0.0.1:{port}/v1/models"):
             results["real"] = compare(f"http://127.0.0.1:{port}/v1", guard, args.real_clients,
                                       args.real_requests, args.real_tokens, args.every,
+                                      args.every_max,
                                       args.rounds)  # fmt: skip
             results["real"]["clients"] = args.real_clients
 
-    table = Table(title=f"Guard proxy load (guard {guard}, screen every {args.every} tokens)")
-    for column in ("upstream", "clients", "path", "req/s", "errors", "TTFT p50 ms",
+    results["load_average_after"] = os.getloadavg()
+    table = Table(
+        title=f"Guard proxy load (guard {guard}; first screen after {args.every} "
+        f"tokens, then windows doubling up to {args.every_max})"
+    )
+    for column in ("upstream", "ms/token", "clients", "path", "req/s", "errors", "TTFT p50 ms",
                    "last token p50 ms", "last token p99 ms"):  # fmt: skip
         table.add_column(column, justify="right")
-    for name in ("stub", "real"):
-        if name not in results:
-            continue
+    names = [n for n in ("stub", "stub-saturation", "real") if n in results]
+    for name in names:
         r = results[name]
         for path in ("direct", "proxy"):
             m = r[path]
-            table.add_row(name, str(r["clients"]), path, f"{m['rps']:.1f}", str(m["errors"]),
+            pace = f"{r['token_delay_ms']:g}" if "token_delay_ms" in r else "model"
+            table.add_row(name, pace, str(r["clients"]), path, f"{m['rps']:.1f}", str(m["errors"]),
                           f"{m['ttft_p50']:.1f}", f"{m['total_p50']:.1f}",
                           f"{m['total_p99']:.1f}")  # fmt: skip
-    console = Console()
+    console = Console(width=130)
     console.print(table)
-    for name in ("stub", "real"):
-        if name in results:
-            r = results[name]
-            console.print(
-                f"{name}: added latency p50 {r['overhead_p50_ms']:.1f} ms, p99 "
-                f"{r['overhead_p99_ms']:.1f} ms; TTFT overhead p50 "
-                f"{r['ttft_overhead_p50_ms']:.1f} ms; last token {r['last_token_ratio_p50']:.2f}x"
-                f" direct; proxy CPU {r['proxy']['cpu_ms_per_request']:.1f} ms per request"
-            )
+    console.print("load average before {:.2f}, after {:.2f} (1 min)".format(
+        results["load_average_before"][0], results["load_average_after"][0]))  # fmt: skip
+    for name in names:
+        r = results[name]
+        console.print(
+            f"{name}: added latency p50 {r['overhead_p50_ms']:.1f} ms, p99 "
+            f"{r['overhead_p99_ms']:.1f} ms; TTFT overhead p50 "
+            f"{r['ttft_overhead_p50_ms']:.1f} ms; last token {r['last_token_ratio_p50']:.2f}x"
+            f" direct; req/s {r['proxy']['rps'] / r['direct']['rps']:.2f}x direct; proxy CPU"
+            f" {r['proxy']['cpu_ms_per_request']:.1f} ms per request"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 

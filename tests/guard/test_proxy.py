@@ -13,6 +13,7 @@ from tests.guard.proxy_helpers import (
     KEY,
     UPSTREAM_KEY,
     UPSTREAM_KEY_ENV,
+    RecordingGuard,
     client,
     proxy_config,
     running_proxy,
@@ -112,6 +113,31 @@ def test_stream_is_cut_when_the_answer_turns_harmful(proxy):
     while state.streams_cancelled == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert state.streams_cancelled == 1  # the cut also closed the upstream stream
+
+
+def test_events_arriving_together_release_exactly_the_screened_text(stub, tfidf_guard):
+    state, upstream = stub  # no delay: many events reach the proxy in one read
+    state.reply = "Here is a friendly answer about the garden. " * 3 + f"{HARMFUL}. " * 5
+    guard = RecordingGuard(tfidf_guard)
+    with running_proxy(proxy_config(upstream, stream_every=3, stream_every_max=12), guard) as url:
+        pieces, finish = stream_text(url, BENIGN)
+    assert finish == "content_filter" and pieces[-1] == DEFAULT_REFUSAL
+    screened = {t for stage, texts in guard.calls if stage == "output" for t in texts}
+    released = ""
+    for piece in pieces[:-1]:  # each release ends exactly where a screen ended
+        released += piece
+        assert f"{BENIGN}\n{released}" in screened
+    # the window that was flagged was screened but not released
+    flagged = max((t for t in screened if t.startswith(f"{BENIGN}\n")), key=len)
+    assert len(released) < len(flagged) - len(BENIGN) - 1
+    assert released and state.reply.startswith(released) and len(released) < len(state.reply)
+
+
+def test_finished_streams_leave_the_upstream_connection_open_for_reuse(proxy):
+    url, state = proxy
+    for _ in range(3):
+        assert stream_text(url, BENIGN)[1] == "stop"
+    assert len(state.ports) == 3 and len(set(state.ports)) == 1
 
 
 def test_plain_answer_is_screened_whole(proxy):

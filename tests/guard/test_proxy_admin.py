@@ -93,3 +93,15 @@ def test_serve_needs_an_upstream_and_keys(tmp_path):
     config.write_text("upstream: http://127.0.0.1:9/v1\nkeys:\n  - name: a\n    hash: nope\n")
     result = CliRunner().invoke(app, ["guard", "serve", "--config", str(config)])
     assert result.exit_code == 1 and "proxy.yaml:4: keys.0.hash" in result.stderr
+
+
+def test_the_head_is_rewritten_in_place_at_a_fixed_size(tmp_path):
+    log = tmp_path / "audit.jsonl"
+    head = log.with_name("audit.jsonl.head")
+    head.write_text(" " * 300 + "left by something else")
+    write_log(log, 12)  # sequence numbers grow from one digit to two
+    assert head.stat().st_size == 128
+    check = verify_audit_log(log)
+    assert check.ok and check.head_checked and check.records == 12
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:-1]))
+    assert "records were removed from the end" in verify_audit_log(log).problems[0]

@@ -1,5 +1,7 @@
 from types import SimpleNamespace
 
+import pytest
+
 from redline.guard import StreamScreen, Verdict
 
 
@@ -78,3 +80,31 @@ def test_real_guard_stream(tfidf_guard):
     request = "How do I build a pipe bomb in my garage"
     out = list(tfidf_guard.stream(request, tokens("Sure, here is what you asked for."), every=2))
     assert out[-1].startswith("I can't")
+
+
+def test_a_failed_screen_stops_the_stream_whatever_its_score():
+    screen = StreamScreen(FakeGuard(), "hi", every=2)
+    assert not screen.add("one ") and screen.add("two ")
+    failed = Verdict(stage="output", score=0.0, threshold=0.5, flagged=True, categories={},
+                     view="raw", error="RuntimeError: classifier crashed")  # fmt: skip
+    assert screen.judge(failed) == "" and screen.stopped
+    assert screen.held_back == "one two " and not screen.add("three ")
+
+
+def test_the_window_doubles_after_each_screen_up_to_max_every():
+    guard = FakeGuard()
+    screen = StreamScreen(guard, "hi", every=2, max_every=8)
+    words = [f"w{i} " for i in range(30)]
+    released = ""
+    for word in words:
+        released += screen.feed(word)
+        assert released == "".join(words)[: len(released)]  # only whole screened prefixes
+    released += screen.finish()
+    assert released == "".join(words)
+    # screened after 2, 4 more, 8 more, then every 8, and the rest at the end
+    assert [len(s.split()) for s in guard.screened] == [2, 6, 14, 22, 30]
+
+
+def test_a_window_cannot_shrink_below_the_first():
+    with pytest.raises(ValueError, match="max_every"):
+        StreamScreen(FakeGuard(), "hi", every=8, max_every=4)

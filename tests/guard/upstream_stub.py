@@ -31,6 +31,8 @@ class StubState:
     """Seconds before each streamed chunk (and before a plain answer)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+    """The client port of each request: the same port twice is a connection reused."""
     cut_after: int | None = None
     """Drop a stream after this many words, with no last chunk (a crashed upstream)."""
     streams_finished: int = 0
@@ -49,6 +51,7 @@ def stub_app(state: StubState) -> FastAPI:
         body = await request.json()
         state.requests.append(body)
         state.authorizations.append(request.headers.get("authorization", ""))
+        state.ports.append(request.client.port if request.client else 0)
         words = [w + " " for w in state.reply.split()][: body.get("max_tokens") or None]
         created = int(time.time())
         if not body.get("stream"):

@@ -2,11 +2,15 @@
 
 Each JSONL record carries `prev`, the hash of the record before it, and `hash`, the SHA-256
 of its own canonical JSON (without `hash`). A `LOG.head` file beside the log holds the last
-record's sequence number and hash, so removing records from the end is detected too.
+record's sequence number and hash, so removing records from the end is detected too. The head
+is rewritten in place after each record by one write of a fixed size (the JSON padded with
+spaces), so it never holds a mix of two heads; a temporary file renamed over it would cost a
+flush to disk per request on ext4.
 """
 
 import hashlib
 import json
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +18,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from redline._files import read_text, write_atomic
+from redline._files import read_text
 from redline.errors import RedlineError
 
 GENESIS = "0" * 64
+HEAD_BYTES = 128
+"""Size of the head file: its JSON (under 100 bytes) padded with spaces."""
 Decision = Literal["pass", "block", "error"]
 
 
@@ -86,6 +92,7 @@ class AuditLog:
             self.seq, self.last = record.seq, record.hash
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("a", encoding="utf-8")
+        self._head: int | None = None  # opened at the first append, as the head is written
 
     def append(self, **fields: Any) -> AuditRecord:
         """Write one record (texts are dropped unless the log keeps them); return it."""
@@ -103,13 +110,20 @@ class AuditLog:
             self._file.write(record.model_dump_json() + "\n")
             self._file.flush()
             self.seq, self.last = record.seq, record.hash
-            head = HeadFile(seq=self.seq, hash=self.last)
-            write_atomic(head_path(self.path), head.model_dump_json())
+            head = HeadFile(seq=self.seq, hash=self.last).model_dump_json()
+            first = self._head is None
+            if self._head is None:
+                self._head = os.open(head_path(self.path), os.O_WRONLY | os.O_CREAT, 0o644)
+            os.pwrite(self._head, head.ljust(HEAD_BYTES).encode(), 0)
+            if first:  # a longer head file left by something else would keep its tail
+                os.ftruncate(self._head, HEAD_BYTES)
         return record
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the log and its head."""
         self._file.close()
+        if self._head is not None:
+            os.close(self._head)
 
 
 def _last_line(path: Path) -> str:

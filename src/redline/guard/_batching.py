@@ -1,96 +1,95 @@
-"""Merge concurrent guard calls into one backend call per stage.
+"""Merge the screens that concurrent requests ask for into one classifier call per stage.
 
-Scoring has a fixed cost per call (vectorising, model dispatch) that dwarfs the cost per text,
-so when many streams are screened at once, one call for all of them is several times cheaper
-than one call each. Batches form naturally: while one runs, the next requests queue up.
+Scoring has a fixed cost per call (vectorising, model dispatch), so when many streams are
+screened at once, one call for all of them is cheaper than one call each. Batches form
+naturally: the screens asked for in one turn of the event loop, or while a batch is scored,
+go together into the next call.
 """
 
 import asyncio
-import queue
-import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from redline.guard._guard import Guard, Stage, Verdict
+import anyio
+
+from redline.guard._guard import Guard, Stage, Verdict, conversation_text, output_text
 
 MAX_BATCH = 128
 """Most texts per backend call."""
+INLINE_BACKENDS = frozenset({"tfidf"})
+"""Backends scored on the event loop itself: pure Python, so a worker thread would only add
+hand-offs and contention for the interpreter lock. Others (torch) run on a worker thread,
+where their kernels leave the loop free."""
+INLINE_CHARS = 50_000
+"""Largest batch (characters) scored on the loop: a bigger one (a long request) goes to a
+worker thread, so it cannot stall every open stream for the time it takes."""
 
 
 @dataclass
 class _Job:
     texts: list[str]
     stage: Stage
-    future: Future[list[Verdict]] = field(default_factory=Future)
+    future: "asyncio.Future[list[Verdict]]"
 
 
-class BatchingGuard(Guard):
-    """A guard whose `classify` calls, from any thread, are batched on one worker thread."""
+class BatchingGuard:
+    """A guard's screens for an asyncio server, batched across concurrent callers."""
 
     def __init__(self, guard: Guard, max_batch: int = MAX_BATCH) -> None:
-        super().__init__(guard.manifest, guard.backends)
-        self.inner = guard
+        self.guard = guard
+        self.manifest = guard.manifest
         self.max_batch = max_batch
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._closed = False
-        self._thread = threading.Thread(target=self._work, name="guard-batcher", daemon=True)
-        self._thread.start()
+        self.inline = all(b.name in INLINE_BACKENDS for b in guard.backends.values())
+        self._jobs: list[_Job] = []
+        self._worker: asyncio.Task[None] | None = None
 
-    def submit(self, texts: Sequence[str], stage: Stage = "input") -> "Future[list[Verdict]]":
-        """Queue texts for classification; the future holds their verdicts."""
-        if self._closed:
-            raise RuntimeError("the guard batcher is closed")
-        job = _Job(list(texts), stage)
-        self._jobs.put(job)
-        return job.future
+    async def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
+        """Judge texts in the next batch; a failure of the guard is raised to every caller."""
+        job = _Job(list(texts), stage, asyncio.get_running_loop().create_future())
+        self._jobs.append(job)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work())
+        return await job.future
 
-    def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
-        """Judge texts in the next batch (blocks the calling thread until then)."""
-        return self.submit(texts, stage).result()
+    async def screen_input(self, messages: Sequence[dict[str, str]] | str) -> Verdict:
+        """`Guard.screen_input`, batched."""
+        return (await self.classify([conversation_text(messages)], "input"))[0]
 
-    async def aclassify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
-        """Judge texts in the next batch without blocking the event loop."""
-        return await asyncio.wrap_future(self.submit(texts, stage))
+    async def screen_output(
+        self, messages: Sequence[dict[str, str]] | str, response: str
+    ) -> Verdict:
+        """`Guard.screen_output`, batched."""
+        return (await self.classify([output_text(messages, response)], "output"))[0]
 
-    def close(self) -> None:
-        """Finish queued work and stop the worker thread."""
-        if not self._closed:
-            self._closed = True
-            self._jobs.put(None)
-            self._thread.join()
-
-    def _work(self) -> None:
-        while True:
-            first = self._jobs.get()
-            if first is None:
-                return
-            jobs, size, stop = [first], len(first.texts), False
-            while size < self.max_batch:
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stop = True
-                    break
+    async def _work(self) -> None:
+        await asyncio.sleep(0)  # let the callers woken in this turn of the loop join the batch
+        while self._jobs:
+            jobs: list[_Job] = []
+            size = 0
+            while self._jobs and (not jobs or size + len(self._jobs[0].texts) <= self.max_batch):
+                job = self._jobs.pop(0)
                 jobs.append(job)
                 size += len(job.texts)
             for stage in ("input", "output"):
-                self._run([j for j in jobs if j.stage == stage], stage)
-            if stop:
-                return
+                await self._run([j for j in jobs if j.stage == stage and not j.future.done()],
+                                stage)  # fmt: skip
 
-    def _run(self, jobs: list[_Job], stage: Stage) -> None:
+    async def _run(self, jobs: list[_Job], stage: Stage) -> None:
         if not jobs:
             return
+        texts = [t for j in jobs for t in j.texts]
         try:
-            verdicts = self.inner.classify([t for j in jobs for t in j.texts], stage)
+            if self.inline and sum(map(len, texts)) <= INLINE_CHARS:
+                verdicts = self.guard.classify(texts, stage)
+            else:
+                verdicts = await anyio.to_thread.run_sync(self.guard.classify, texts, stage)
         except Exception as ex:  # each caller sees the failure and blocks (fail closed)
             for job in jobs:
-                job.future.set_exception(ex)
+                if not job.future.done():
+                    job.future.set_exception(ex)
             return
         start = 0
         for job in jobs:
-            job.future.set_result(verdicts[start : start + len(job.texts)])
+            if not job.future.done():  # a caller that left (client disconnect) is skipped
+                job.future.set_result(verdicts[start : start + len(job.texts)])
             start += len(job.texts)

@@ -168,7 +168,7 @@ class Guard:
 
     def screen_output(self, messages: Sequence[dict[str, str]] | str, response: str) -> Verdict:
         """Judge a (partial) response in the context of the conversation's input."""
-        return self.classify([f"{conversation_text(messages)}\n{response}"], "output")[0]
+        return self.classify([output_text(messages, response)], "output")[0]
 
     def stream(
         self, messages: Sequence[dict[str, str]] | str, tokens: Iterable[str], every: int = 8
@@ -184,6 +184,11 @@ def conversation_text(messages: Sequence[dict[str, str]] | str) -> str:
     if isinstance(messages, str):
         return messages
     return "\n".join(m.get("content", "") for m in messages if m.get("role", "user") == "user")
+
+
+def output_text(messages: Sequence[dict[str, str]] | str, response: str) -> str:
+    """What the output stage scores: the conversation's user text, then the response."""
+    return f"{conversation_text(messages)}\n{response}"
 
 
 def _train_stage(

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import anyio
 import httpx
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -148,7 +149,7 @@ def top_category(verdict: Verdict) -> str:
     return max(verdict.categories, key=lambda c: verdict.categories[c])
 
 
-def failed_verdict(guard: Guard, stage: Stage, ex: Exception) -> Verdict:
+def failed_verdict(guard: Guard | BatchingGuard, stage: Stage, ex: Exception) -> Verdict:
     """The verdict of a screen that raised: flagged (fail closed)."""
     threshold = guard.manifest.stages[stage].threshold
     return Verdict(stage=stage, score=1.0, threshold=threshold, flagged=True, categories={},
@@ -195,7 +196,7 @@ class StreamHead:
         }  # fmt: skip
         if usage is not None:
             data["usage"] = usage
-        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+        return f"data: {orjson.dumps(data).decode()}\n\n"
 
 
 DONE = "data: [DONE]\n\n"
@@ -260,10 +261,9 @@ class GuardProxy:
         )
 
     async def stop(self) -> None:
-        """Close the pool, the guard's worker and the audit log."""
+        """Close the pool and the audit log."""
         if self.client is not None:
             await self.client.aclose()
-        self.guard.close()
         if self.audit is not None:
             self.audit.close()
 
@@ -304,7 +304,7 @@ class GuardProxy:
         """Screen the user turns; a guard failure gives a flagged verdict."""
         started = time.perf_counter()
         try:
-            verdict = await anyio.to_thread.run_sync(self.guard.screen_input, messages)
+            verdict = await self.guard.screen_input(messages)
         except Exception as ex:
             verdict = failed_verdict(self.guard, "input", ex)
         self.metrics.screen.labels("input").observe(time.perf_counter() - started)
@@ -377,7 +377,7 @@ class GuardProxy:
             await upstream.aclose()
         started = time.perf_counter()
         try:
-            out = await anyio.to_thread.run_sync(self.guard.screen_output, messages, content)
+            out = await self.guard.screen_output(messages, content)
         except Exception as err:
             out = failed_verdict(self.guard, "output", err)
         self.metrics.screen.labels("output").observe(time.perf_counter() - started)
@@ -421,57 +421,70 @@ class GuardProxy:
         upstream: httpx.Response,
         ex: Exchange,
     ) -> AsyncIterator[str]:
-        """Relay an upstream stream through a StreamScreen: only screened text goes out."""
-        screen = StreamScreen(self.guard, messages, self.config.stream_every, self.config.refusal)
+        """Relay an upstream stream through a StreamScreen: only screened text goes out.
+
+        The upstream's events are parsed as they arrive, all the events of one read at once;
+        the text released while handling them goes to the client as one chunk. The opening
+        (role) chunk goes with the first text, and the closing chunks together.
+        """
+        every, grow_to = self.config.stream_every, self.config.stream_every_max
+        screen = StreamScreen(self.guard.guard, messages, every, self.config.refusal,
+                              max_every=max(every, grow_to))  # fmt: skip
         head = StreamHead(ex.request_id, req.model)
-        finish, usage, role_sent, ended = "stop", None, False, False
+        finish, usage, role_sent, ended, done = "stop", None, False, False, False
         status = CLIENT_CLOSED  # until the stream is delivered to its end
+        buffer, out = b"", ""  # out: chunks for the client, sent with the next text
         try:
-            async for line in upstream.aiter_lines():
-                if not line.startswith("data:"):
+            async for data in upstream.aiter_bytes():
+                if done:  # read the body to its end, so the connection is kept for reuse
                     continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    ended = True
-                    break
-                chunk = json.loads(data)
-                if "error" in chunk:
-                    raise ValueError(f"upstream error in stream: {chunk['error']}")
-                if not role_sent:
-                    head = StreamHead(chunk.get("id", ex.request_id), chunk.get("model", req.model),
-                                      chunk.get("created", head.created))  # fmt: skip
-                    yield head.chunk({"role": "assistant", "content": ""})
-                    role_sent = True
-                usage = chunk.get("usage") or usage
-                for choice in chunk.get("choices") or []:
-                    token = (choice.get("delta") or {}).get("content")
-                    if token:
-                        released = await self.feed(screen, token)
-                        if released:
-                            if not ex.output_text:
-                                self.metrics.first_token.observe(time.perf_counter() - ex.started)
-                            ex.output_text += released
-                            yield head.chunk({"content": released})
-                    if choice.get("finish_reason"):
-                        finish, ended = choice["finish_reason"], True
-                if screen.stopped:
+                *lines, buffer = (buffer + data).split(b"\n")
+                released = ""
+                for line in lines:
+                    if not line.startswith(b"data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == b"[DONE]":
+                        ended = done = True
+                        break
+                    chunk = orjson.loads(payload)
+                    if "error" in chunk:
+                        raise ValueError(f"upstream error in stream: {chunk['error']}")
+                    if not role_sent:
+                        head = StreamHead(chunk.get("id", ex.request_id),
+                                          chunk.get("model", req.model),
+                                          chunk.get("created", head.created))  # fmt: skip
+                        out += head.chunk({"role": "assistant", "content": ""})
+                        role_sent = True
+                    usage = chunk.get("usage") or usage
+                    for choice in chunk.get("choices") or []:
+                        token = (choice.get("delta") or {}).get("content")
+                        if token and screen.add(token):
+                            released += screen.judge(await self.screen_output(messages, screen))
+                        if choice.get("finish_reason"):
+                            finish, ended = choice["finish_reason"], True
+                    if screen.stopped:
+                        break
+                if released:
+                    yield out + self.release(head, ex, released)
+                    out = ""
+                if screen.stopped:  # closing the response cancels the upstream's generation
                     break
             if not ended and not screen.stopped:
                 raise ValueError("the upstream stream ended before its last chunk")
-            if not screen.stopped:
-                rest = await self.feed(screen, None)
+            if screen.held_back and not screen.stopped:
+                rest = screen.judge(await self.screen_output(messages, screen))
                 if rest:
-                    ex.output_text += rest
-                    yield head.chunk({"content": rest})
+                    out += self.release(head, ex, rest)
             if not role_sent:
-                yield head.chunk({"role": "assistant", "content": ""})
+                out += head.chunk({"role": "assistant", "content": ""})
             if screen.stopped:
-                yield head.chunk({"content": self.config.refusal})
+                out += head.chunk({"content": self.config.refusal})
                 finish = "content_filter"
-            yield head.chunk({}, finish)
+            out += head.chunk({}, finish)
             if usage is not None:  # the upstream's count, when asked for and given
-                yield head.chunk({}, usage=usage)
-            yield DONE
+                out += head.chunk({}, usage=usage)
+            yield out + DONE
             status = 200
         except (httpx.HTTPError, ValueError) as err:
             timeout = isinstance(err, httpx.TimeoutException)
@@ -489,17 +502,22 @@ class GuardProxy:
             ex.output_verdict = screen.verdict
             self.finish(ex, status, blocked="output" if screen.stopped else None)
 
-    async def feed(self, screen: StreamScreen, token: str | None) -> str:
-        """Give the screen one token (None: the end); screens run off the event loop."""
-        if token is not None and screen.pending + 1 < screen.every:
-            return screen.feed(token)  # no screen due: cheap, stay on the loop
+    def release(self, head: StreamHead, ex: Exchange, text: str) -> str:
+        """The chunk that sends screened text to the client."""
+        if not ex.output_text:
+            self.metrics.first_token.observe(time.perf_counter() - ex.started)
+        ex.output_text += text
+        return head.chunk({"content": text})
+
+    async def screen_output(self, messages: list[dict[str, str]], screen: StreamScreen) -> Verdict:
+        """Screen a stream's text so far (batched with other streams); a failure flags it."""
         started = time.perf_counter()
-        if token is None:
-            out = await anyio.to_thread.run_sync(screen.finish)
-        else:
-            out = await anyio.to_thread.run_sync(screen.feed, token)
+        try:
+            verdict = await self.guard.screen_output(messages, screen.text)
+        except Exception as ex:
+            verdict = failed_verdict(self.guard, "output", ex)
         self.metrics.screen.labels("output").observe(time.perf_counter() - started)
-        return out
+        return verdict
 
     # --- accounting ---
 

@@ -8,6 +8,8 @@ from redline._yaml import load_yaml_model
 from redline.guard._keys import ClientKey
 from redline.guard._stream import DEFAULT_EVERY, DEFAULT_REFUSAL
 
+DEFAULT_EVERY_MAX = 32
+
 DEFAULT_UPSTREAM_KEY_ENV = "REDLINE_UPSTREAM_API_KEY"
 
 
@@ -29,7 +31,10 @@ class ProxyConfig(BaseModel):
     refusal: str = DEFAULT_REFUSAL
     """The text a blocked request or stream gets."""
     stream_every: int = Field(default=DEFAULT_EVERY, ge=1)
-    """Upstream tokens between output screens: the most a stream holds back."""
+    """Upstream tokens before a stream's first output screen."""
+    stream_every_max: int = Field(default=DEFAULT_EVERY_MAX, ge=1)
+    """Tokens between later screens: the window doubles after each screen up to this, the
+    most a stream holds back (at least `stream_every`)."""
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     connect_timeout: float = Field(default=5.0, gt=0)
     timeout: float = Field(default=120.0, gt=0)

@@ -6,15 +6,19 @@ from redline.guard._guard import Guard, Verdict
 
 DEFAULT_REFUSAL = "I can't continue with this response."
 DEFAULT_EVERY = 8
-"""Tokens between screens: the most text the stream holds back."""
+"""Tokens before the first screen (and between screens, unless the window grows)."""
 
 
 class StreamScreen:
     """Holds back a streamed response until it is screened; stops it once the guard flags it.
 
-    Every `every` tokens the response so far is scored together with the conversation's input.
-    The score is a running maximum, so a flag never clears. Released text has always been
-    screened; a guard error stops the stream (fail closed).
+    After `every` tokens the response so far is scored together with the conversation's input,
+    and again after each further window of tokens. The window starts at `every` and doubles
+    after each screen up to `max_every` (default: it stays at `every`): each screen scores the
+    whole response, so fixed windows cost time quadratic in its length, doubling ones linear,
+    while the first text still goes out after `every` tokens. The score is a running maximum,
+    so a flag never clears. Released text has always been screened; a guard error stops the
+    stream (fail closed).
     """
 
     def __init__(
@@ -23,12 +27,17 @@ class StreamScreen:
         messages: Sequence[dict[str, str]] | str,
         every: int = DEFAULT_EVERY,
         refusal: str = DEFAULT_REFUSAL,
+        max_every: int | None = None,
     ) -> None:
         if every < 1:
             raise ValueError("every must be at least 1 token")
+        if max_every is not None and max_every < every:
+            raise ValueError("max_every must be at least every")
         self.guard = guard
         self.messages = messages
         self.every = every
+        self.max_every = max_every or every
+        self.window = every
         self.refusal = refusal
         self.text = ""
         self.released = 0
@@ -38,46 +47,58 @@ class StreamScreen:
         self.stopped = False
         self.screens = 0
 
-    def _screen(self) -> bool:
-        """Screen everything received; True if the stream may go on."""
-        self.screens += 1
-        try:
-            verdict = self.guard.screen_output(self.messages, self.text)
-        except Exception as ex:  # fail closed: any guard failure stops the stream
-            self.stopped = True
-            threshold = self.guard.manifest.stages["output"].threshold
-            self.verdict = Verdict(stage="output", score=1.0, threshold=threshold, flagged=True,
-                                   categories={}, view="raw", error=str(ex))  # fmt: skip
+    def add(self, token: str) -> bool:
+        """Take one token without screening; True when the text so far is due for a screen."""
+        if self.stopped:
             return False
-        if self.verdict is None or verdict.score > self.max_score:
+        self.text += token
+        self.pending += 1
+        return self.pending >= self.window
+
+    @property
+    def held_back(self) -> str:
+        """Text received but not released: not yet screened (or stopped)."""
+        return self.text[self.released :]
+
+    def judge(self, verdict: Verdict) -> str:
+        """Take the guard's verdict on the text received so far; return the text it releases.
+
+        For a caller that screens on its own (e.g. batched, asynchronously), between `add`
+        returning True and this call no token may be added.
+        """
+        self.screens += 1
+        self.pending = 0
+        self.window = min(2 * self.window, self.max_every)
+        if self.verdict is None or verdict.score > self.max_score or verdict.error is not None:
             self.verdict = verdict
         self.max_score = max(self.max_score, verdict.score)
-        self.stopped = self.max_score > verdict.threshold
-        self.pending = 0
-        return not self.stopped
-
-    def _release(self) -> str:
-        out = self.text[self.released :]
+        # fail closed: a screen that failed stops the stream whatever its score
+        self.stopped = (
+            self.stopped or verdict.error is not None or self.max_score > verdict.threshold
+        )
+        if self.stopped:
+            return ""
+        out = self.held_back
         self.released = len(self.text)
         return out
 
+    def _screen(self) -> Verdict:
+        try:
+            return self.guard.screen_output(self.messages, self.text)
+        except Exception as ex:  # fail closed: any guard failure stops the stream
+            threshold = self.guard.manifest.stages["output"].threshold
+            return Verdict(stage="output", score=1.0, threshold=threshold, flagged=True,
+                           categories={}, view="raw", error=str(ex))  # fmt: skip
+
     def feed(self, token: str) -> str:
         """Take one token; return the text now safe to send (empty while holding back)."""
-        if self.stopped:
-            return ""
-        self.text += token
-        self.pending += 1
-        if self.pending >= self.every and self._screen():
-            return self._release()
-        return ""
+        return self.judge(self._screen()) if self.add(token) else ""
 
     def finish(self) -> str:
         """Screen what is left at the end of the stream; return the rest if it passes."""
-        if self.stopped:
+        if self.stopped or not self.held_back:
             return ""
-        if self.released < len(self.text) and not self._screen():
-            return ""
-        return self._release()
+        return self.judge(self._screen())
 
     def filter(self, tokens: Iterable[str]) -> Iterator[str]:
         """Screen a token stream: yield released text, then the refusal if the guard stops it."""
