@@ -183,7 +183,7 @@ class SVMBackend(Backend):
     """
 
     name = "svm"
-    max_train = 9000
+    max_train = 6000
 
     @override
     def _fit(
