@@ -78,6 +78,18 @@ def test_embedding_backends_learn_the_tiny_constitution(tiny, backend):
     assert not any(v.flagged for v in guard.classify(seeds(tiny, False)[:4]))
 
 
+@pytest.mark.slow
+def test_one_message_embeds_as_it_does_in_a_batch():
+    from redline.guard import _backends
+
+    texts = [f"Question {i}: how long should I knead bread dough by hand?" for i in range(12)]
+    batched = _backends.embed(texts)  # more than FEW texts: the batched path
+    _backends._CACHE.clear()
+    alone = _backends.embed(texts[:1])  # one text: the traced path
+    assert np.allclose(alone[0], batched[0], atol=1e-5)
+    assert abs(float(np.linalg.norm(alone[0])) - 1.0) < 1e-5
+
+
 def test_limit_keeps_kinds_in_order_and_is_deterministic():
     examples = [Example(f"s{i}", 0, "c", "seed", f"s{i}") for i in range(5)] + [
         Example(f"a{i}", 1, "c", "augmented", f"s{i}") for i in range(10)

@@ -167,6 +167,7 @@ class _Embedder:
         # the trace fixes "no padding" as a constant: right for one unpadded text at a time
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
+            warnings.simplefilter("ignore", DeprecationWarning)  # deprecated, works in pinned torch
             self.traced = torch.jit.trace(  # type: ignore[no-untyped-call]
                 self.model[0].model, (sample["input_ids"], sample["attention_mask"]), strict=False
             )
