@@ -79,15 +79,39 @@ def test_embedding_backends_learn_the_tiny_constitution(tiny, backend):
     assert not any(v.flagged for v in guard.classify(seeds(tiny, False)[:4]))
 
 
+@pytest.mark.slow
+def test_one_message_embeds_as_it_does_in_a_batch():
+    from redline.guard import _backends
+
+    texts = [f"Question {i}: how long should I knead bread dough by hand?" for i in range(12)]
+    batched = _backends.embed(texts)  # more than FEW texts: the batched path
+    _backends._CACHE.clear()
+    alone = _backends.embed(texts[:1])  # one text: the traced path
+    assert np.allclose(alone[0], batched[0], atol=1e-5)
+    assert abs(float(np.linalg.norm(alone[0])) - 1.0) < 1e-5
+
+
 def test_limit_keeps_kinds_in_order_and_is_deterministic():
     examples = [Example(f"s{i}", 0, "c", "seed", f"s{i}") for i in range(5)] + [
         Example(f"a{i}", 1, "c", "augmented", f"s{i}") for i in range(10)
     ]
-    kept = limit(examples, 8, ("seed", "augmented"), seed=3)
+    kept = limit(examples, 8, (("seed", 1.0), ("augmented", 1.0)), seed=3)
     assert len(kept) == 8 and sum(e.kind == "seed" for e in kept) == 5
-    assert kept == limit(examples, 8, ("seed", "augmented"), seed=3)
-    assert limit(examples, 3, ("augmented",), seed=0)[0].kind == "augmented"
-    assert limit(examples, None, ("seed",), seed=0) == examples
+    assert kept == limit(examples, 8, (("seed", 1.0), ("augmented", 1.0)), seed=3)
+    assert limit(examples, 3, (("augmented", 1.0),), seed=0)[0].kind == "augmented"
+    assert limit(examples, None, (("seed", 1.0),), seed=0) == examples
+
+
+def test_limit_caps_each_kind_at_its_share_and_smaller_limits_keep_a_prefix():
+    examples = [Example(f"a{i}", 1, "c", "augmented", f"s{i}") for i in range(10)] + [
+        Example(f"s{i}", 0, "c", "seed", f"s{i}") for i in range(10)
+    ]
+    shares = (("augmented", 0.25), ("seed", 1.0))
+    kept = limit(examples, 8, shares, seed=1)
+    assert [e.kind for e in kept] == ["augmented"] * 2 + ["seed"] * 6
+    # the seeds a smaller limit keeps are among those a larger one keeps (shared embeddings)
+    fewer = limit(examples, 4, (("seed", 1.0),), seed=1)
+    assert fewer == [e for e in kept if e.kind == "seed"][:4]
 
 
 TEXTS = [

@@ -108,17 +108,19 @@ def split_by_source(
 
 
 def limit(
-    examples: list[Example], n: int | None, kinds: tuple[Kind, ...], seed: int
+    examples: list[Example], n: int | None, shares: tuple[tuple[Kind, float], ...], seed: int
 ) -> list[Example]:
-    """At most `n` examples, taken kind by kind in the order of `kinds`.
+    """At most `n` examples, taken kind by kind in the order of `shares`.
 
-    Each kind is a random sample when it does not fit; unlisted kinds go when the limit bites.
+    Each kind gets at most its share of `n` (and what is left), taken from a shuffle seeded
+    by `seed` alone, so two calls over the same examples of a kind pick the same ones first
+    (the stages then share cached embeddings). Unlisted kinds go when the limit bites.
     """
     if n is None or len(examples) <= n:
         return examples
-    rng = random.Random(seed)
     out: list[Example] = []
-    for kind in kinds:
+    for kind, share in shares:
         group = [e for e in examples if e.kind == kind]
-        out += rng.sample(group, min(len(group), n - len(out)))
+        random.Random(seed).shuffle(group)
+        out += group[: min(int(share * n), n - len(out))]
     return out

@@ -33,11 +33,15 @@ Stage = Literal["input", "output"]
 MANIFEST = "guard.json"
 DEFAULT_BACKEND = "svm"
 DEFAULT_TARGET_FPR = 0.05
-STAGE_KINDS: dict[Stage, tuple[Kind, ...]] = {
-    "input": ("seed", "template", "augmented"),
-    "output": ("seed", "template", "output", "augmented"),
+STAGE_SHARES: dict[Stage, tuple[tuple[Kind, float], ...]] = {
+    "input": (("augmented", 0.15), ("seed", 1.0), ("template", 1.0)),
+    "output": (("output", 0.25), ("seed", 1.0), ("template", 1.0), ("augmented", 1.0)),
 }
-"""Which examples a size-limited backend keeps first, per stage."""
+"""What a size-limited backend keeps, per stage: at most this share of its examples of each
+kind, in order. Seeds and template requests fill what the stage's own kind leaves, the same
+ones in both stages, so the output stage reuses the input stage's embeddings."""
+CALIBRATION_SHARE = 6
+"""A size-limited backend calibrates on at most `max_train // CALIBRATION_SHARE` examples."""
 
 
 def default_guard_dir() -> Path:
@@ -201,10 +205,9 @@ def _train_stage(
 ) -> tuple[Backend, StageInfo]:
     backend = new_backend(backend_name)
     if backend.max_train is not None:
-        # seeds first: the output stage then shares their (cached) embeddings with the input stage
-        kinds: tuple[Kind, ...] = STAGE_KINDS[stage]
-        train = limit(train, backend.max_train, kinds, seed)
-        calib = limit(calib, backend.max_train // 4, kinds, seed)
+        shares = STAGE_SHARES[stage]
+        train = limit(train, backend.max_train, shares, seed)
+        calib = limit(calib, backend.max_train // CALIBRATION_SHARE, shares, seed)
     backend.fit(
         [e.text for e in train], [e.label for e in train], [e.category for e in train], seed
     )
