@@ -40,12 +40,6 @@ from redline.redteam.attacks import transform
 RESULTS = Path(__file__).parent / "results"
 
 
-def _ci(r: Rate) -> str:
-    if r.rate is None:
-        return "-"
-    return f"{r.rate:.3f} [{r.lower:.3f}, {r.upper:.3f}]"
-
-
 def screen_inputs(guard_dir: str, behaviors: int, attacks: list[str]) -> dict[str, Any]:
     """Share of attacked prompts the guard's input stage blocks, per attack (seed 0)."""
     guard = load_guard(guard_dir)
@@ -145,11 +139,11 @@ def main() -> None:
         blocks = c["blocks"]
         table.add_row(
             name,
-            _ci(Rate(**c["overall"])),
+            Rate(**c["overall"]).interval(),
             str(c["overall"]["scored"]),
             str(c["overall"]["unscoreable"]),
             f"{blocks['input']:.3f} / {blocks['output']:.3f}" if blocks else "-",
-            _ci(Rate(**o["overall"])),
+            Rate(**o["overall"]).interval(),
             f"{row['campaign_seconds']:.0f}",
             f"{row['over_refusal_seconds']:.0f}",
         )
@@ -160,7 +154,7 @@ def main() -> None:
     for attack in attacks:
         per_attack.add_row(
             attack,
-            *(_ci(Rate(**rows[t]["campaign"]["per_attack"][attack])) for t in rows),
+            *(Rate(**rows[t]["campaign"]["per_attack"][attack]).interval() for t in rows),
         )
     console.print(per_attack)
     _write(args, {"attacks": attacks, "input_screen": screen, "results": rows})

@@ -50,3 +50,13 @@ def tfidf_guard(tiny):  # type: ignore[no-untyped-def]
     from redline.guard import train_guard
 
     return train_guard(tiny, backend="tfidf", seed=0, holdout=0.25)
+
+
+@pytest.fixture(scope="session")
+def tiny_file(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The tiny test constitution as a YAML file."""
+    from tests.guard.tiny import TINY
+
+    path = tmp_path_factory.mktemp("constitution") / "tiny.yaml"
+    path.write_text(TINY)
+    return path

@@ -13,16 +13,8 @@ from redline.policy import Evidence
 from redline.redteam._campaign import select_attacks
 from redline.redteam._summary import summarize_campaign, summarize_over_refusal
 from redline.redteam.attacks import get_attack
-from tests.guard.tiny import TINY
 
 pytestmark = pytest.mark.usefixtures("no_network")
-
-
-@pytest.fixture(scope="module")
-def tiny_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("constitution") / "tiny.yaml"
-    path.write_text(TINY)
-    return path
 
 
 def run(tmp_path: Path, task: str, model_args: dict, **task_args):

@@ -12,17 +12,9 @@ from redline._stats import wilson
 from redline.cli import app
 from redline.redteam import load_behaviors
 from redline.redteam.attacks import transform
-from tests.guard.tiny import TINY
 from tests.redteam.test_judges import LABELS
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def tiny_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY)
-    return path
 
 
 def redteam(tmp_path: Path, tiny_file: Path, *extra: str):

@@ -20,19 +20,11 @@ from tests.guard.proxy_helpers import (
     proxy_config,
     running_proxy,
 )
-from tests.guard.tiny import TINY
 from tests.guard.upstream_stub import DEFAULT_REPLY, StubState, serving, stub_app
 
 ATTACKS = ("base64", "roleplay")
 LIMIT = 3
 REFUSAL = "I'm sorry, but I can't help with that request."
-
-
-@pytest.fixture
-def tiny_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY)
-    return path
 
 
 def campaign(

@@ -45,12 +45,6 @@ def _target(target: str, url_model: str, guard: Path | None, args: dict[str, Any
     return get_model(target, **args)
 
 
-def _interval(r: "Rate") -> str:
-    if r.rate is None or r.lower is None or r.upper is None:
-        return "-"
-    return f"{r.rate:.3f} [{r.lower:.3f}, {r.upper:.3f}]"
-
-
 def _rate_table(title: str, rates: "dict[str, Rate]", first: str, console: "Console") -> None:
     from rich.table import Table
 
@@ -60,7 +54,7 @@ def _rate_table(title: str, rates: "dict[str, Rate]", first: str, console: "Cons
     for name, r in rates.items():
         table.add_row(
             name,
-            _interval(r),
+            r.interval(),
             f"{r.hits}/{r.scored}",
             str(r.unscoreable),
             str(r.queries),
@@ -79,7 +73,7 @@ def print_campaign(
     _rate_table("Attack success by category", c.per_category, "category", console)
     o = c.overall
     console.print(
-        f"[bold]ASR {_interval(o)}[/] over {o.scored} scored samples; "
+        f"[bold]ASR {o.interval()}[/] over {o.scored} scored samples; "
         f"{o.unscoreable} unscoreable (counted apart); {o.queries} queries, {o.tokens} tokens"
     )
     if c.blocks:
@@ -110,7 +104,7 @@ def print_campaign(
     if over:
         r = over.overall
         console.print(
-            f"[bold]Over-refusal {_interval(r)}[/] on {r.scored} benign prompts; "
+            f"[bold]Over-refusal {r.interval()}[/] on {r.scored} benign prompts; "
             f"{r.unscoreable} unscoreable"
         )
 

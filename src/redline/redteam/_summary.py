@@ -37,6 +37,12 @@ class Rate(BaseModel):
     queries: int
     tokens: int
 
+    def interval(self) -> str:
+        """The rate and its interval as text, `0.250 [0.101, 0.498]` ("-" when not measured)."""
+        if self.rate is None or self.lower is None or self.upper is None:
+            return "-"
+        return f"{self.rate:.3f} [{self.lower:.3f}, {self.upper:.3f}]"
+
 
 class Blocks(BaseModel):
     """Share of all samples a guarded target blocked at each stage."""
