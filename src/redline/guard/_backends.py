@@ -165,41 +165,37 @@ class _TfidfScorer:
         norm = np.sqrt(weights @ weights)
         return columns, (weights / norm if norm else weights)
 
-    def features(self, texts: list[str]) -> Any:
-        """The fitted vectorizer's tf-idf features (CSR rows), as sklearn computes them."""
-        from scipy.sparse import csr_matrix
-
-        ids: list[np.ndarray] = [np.empty(0, np.int64)]
-        weights: list[np.ndarray] = [np.empty(0)]
-        indptr = [0]
-        spaces, vocab = self.char._white_spaces, self.word_vocab
-        rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for text in texts:
-            # texts that differ only in case and whitespace (a raw view and its normalised
-            # view, often) have the same features: computed once
-            key = " ".join(spaces.sub(" ", text.lower()).split())
-            if key not in rows:
-                chars: list[int] = []
-                for w in key.split(" ") if key else ():
-                    chars += self._char_ids(w)
-                words = [j for j in map(vocab.get, self.word_analyzer(key)) if j is not None]
-                char_ids, char_w = self._weights(chars, self.char.idf_)
-                word_ids, word_w = self._weights(words, self.word.idf_)
-                rows[key] = (np.concatenate([char_ids, word_ids + self.offset]),
-                             np.concatenate([char_w, word_w]))  # fmt: skip
-            row_ids, row_weights = rows[key]
-            ids.append(row_ids)
-            weights.append(row_weights)
-            indptr.append(indptr[-1] + len(row_ids))
-        shape = (len(texts), self.offset + len(self.word_vocab))
-        return csr_matrix((np.concatenate(weights), np.concatenate(ids), indptr), shape=shape)
+    def _row(self, key: str) -> tuple[float, np.ndarray]:
+        """Harm logit and category logits of one case- and space-folded text."""
+        chars: list[int] = []
+        for w in key.split(" ") if key else ():
+            chars += self._char_ids(w)
+        vocab = self.word_vocab
+        words = [j for j in map(vocab.get, self.word_analyzer(key)) if j is not None]
+        char_ids, char_w = self._weights(chars, self.char.idf_)
+        word_ids, word_w = self._weights(words, self.word.idf_)
+        columns = np.concatenate([char_ids, word_ids + self.offset])
+        weights = np.concatenate([char_w, word_w])
+        harm = float(weights @ self.harm_coef[columns]) + self.harm_intercept
+        return harm, weights @ self.cat_coef[columns] + self.cat_intercept
 
     def score(self, texts: list[str]) -> Scores:
+        """The fitted vectorizer's tf-idf features times the heads' weights, row by row.
+
+        Texts that differ only in case and whitespace (a raw view and its normalised view,
+        often) have the same features: computed once.
+        """
         from scipy.special import expit, softmax
 
-        x = self.features(texts)
-        p = expit(x @ self.harm_coef + self.harm_intercept)
-        z = x @ self.cat_coef + self.cat_intercept
+        spaces = self.char._white_spaces
+        rows: dict[str, tuple[float, np.ndarray]] = {}
+        harm, z = np.empty(len(texts)), np.empty((len(texts), len(self.cat_intercept)))
+        for i, text in enumerate(texts):
+            key = " ".join(spaces.sub(" ", text.lower()).split())
+            if key not in rows:
+                rows[key] = self._row(key)
+            harm[i], z[i] = rows[key]
+        p = expit(harm)
         if self.binary_categories:
             q = expit(z[:, 0])
             cats = np.stack([1 - q, q], axis=1)

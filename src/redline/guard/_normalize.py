@@ -10,9 +10,12 @@ does not hide it from the guard. The decoding tables are the attack tables of
 
 import base64
 import binascii
+import functools
 import re
+import string
 import unicodedata
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redline.redteam.attacks.encoding import (
@@ -42,6 +45,11 @@ _LEET_MIXED = re.compile(
     rf"(?<![\w+/])(?=[\w{re.escape(_LEET_CHARS)}]*[A-Za-z])(?=[\w{re.escape(_LEET_CHARS)}]*[{re.escape(_LEET_CHARS)}])[A-Za-z{re.escape(_LEET_CHARS)}]{{2,12}}(?![\w+/])"
 )
 _LEET_TOKEN = re.compile(rf"(?<![\w+/])[A-Za-z{re.escape(_LEET_CHARS)}]{{1,12}}(?![\w+/])")
+_WORD = re.compile(r"[a-z']+")
+_LETTERS = re.compile(r"[A-Za-z]{2,}")
+_ABC = string.ascii_lowercase
+_CAESAR = [str.maketrans(_ABC, _ABC[k:] + _ABC[:k]) for k in range(26)]
+_ATBASH = str.maketrans(_ABC, _ABC[::-1])
 _SPACED_WORD = re.compile(r"^(?:\S ){1,}\S$")
 _SPACED_RUN = re.compile(r"(?<!\S)(?:\S ){3,}\S(?!\S)")
 COMMON_WORDS = frozenset(
@@ -64,7 +72,10 @@ class View:
 
 def english_score(text: str) -> float:
     """Fraction of words that are frequent English words."""
-    words = re.findall(r"[a-z']+", text.lower())
+    return _common_share(_WORD.findall(text.lower()))
+
+
+def _common_share(words: list[str]) -> float:
     return sum(w in COMMON_WORDS for w in words) / len(words) if words else 0.0
 
 
@@ -106,22 +117,42 @@ def _decode_morse(text: str) -> str:
     return " ".join("".join(_UNMORSE.get(c, "") for c in w.split()) for w in words)
 
 
-def _readings(line: str) -> list[tuple[str, str]]:
-    """Every cipher and reversal reading of `line`, named."""
-    found = [("rot13" if k == 13 else "caesar", shift_letters(line, -k)) for k in range(1, 26)]
-    found += [("atbash", atbash(line)), ("reversed", line[::-1])]
-    return [*found, ("reversed", " ".join(reversed(line.split())))]
+Reading = tuple[str, Callable[[str], str], float]
 
 
+def _readings(line: str) -> list[Reading]:
+    """Every cipher and reversal reading of `line`: name, how to read it, English score.
+
+    Scored on the line's words rather than each reading's text: a letter substitution or a
+    reversal maps the words of the line to the words of the reading.
+    """
+    words = _WORD.findall(line.lower())
+    found: list[Reading] = [
+        ("rot13" if k == 13 else "caesar", functools.partial(shift_letters, shift=-k),
+         _common_share([w.translate(_CAESAR[-k % 26]) for w in words]))
+        for k in range(1, 26)
+    ]  # fmt: skip
+    return [
+        *found,
+        ("atbash", atbash, _common_share([w.translate(_ATBASH) for w in words])),
+        ("reversed", lambda x: x[::-1], _common_share([w[::-1] for w in words])),
+        ("reversed", lambda x: " ".join(reversed(x.split())), _common_share(words)),
+    ]
+
+
+@functools.lru_cache(maxsize=4096)
 def _decipher(line: str) -> tuple[str, str] | None:
-    """The reading of `line` that is clearly more English than the line itself, if any."""
-    if len(re.findall(r"[A-Za-z]{2,}", line)) < 3:
+    """The reading of `line` that is clearly more English than the line itself, if any.
+
+    Remembered: a stream's screens see its conversation's lines again and again.
+    """
+    if len(_LETTERS.findall(line)) < 3:
         return None
     base = english_score(line)
     if base >= 0.4:  # reads as English already
         return None
-    name, best = max(_readings(line), key=lambda r: english_score(r[1]))
-    return (name, best) if english_score(best) > base + 0.2 else None
+    name, read, score = max(_readings(line), key=lambda r: r[2])
+    return (name, read(line)) if score > base + 0.2 else None
 
 
 def _from_tags(match: re.Match[str]) -> str:
