@@ -122,6 +122,7 @@ class TfidfBackend(Backend):
 
 WORD_CACHE = 200_000
 """Words whose character n-grams a TF-IDF scorer remembers (cleared when full)."""
+_NO_IDS = np.empty(0, dtype=np.int64)
 
 
 class _TfidfScorer:
@@ -131,7 +132,8 @@ class _TfidfScorer:
     whatever the batch, and recompute every word's character n-grams. Here the character
     n-grams of each word (`char_wb` n-grams never cross a word boundary) are looked up once and
     remembered, and the tf-idf weighting, normalisation and the two linear heads are applied
-    directly to the fitted parameters.
+    directly to the fitted parameters, for all the texts of a batch in a few array operations
+    (a batch of 32 screens costs about as much as 5 single ones).
     """
 
     def __init__(self, backend: TfidfBackend) -> None:
@@ -142,45 +144,55 @@ class _TfidfScorer:
         self.char_analyzer, self.word_analyzer = char.build_analyzer(), word.build_analyzer()
         self.char_vocab, self.word_vocab = char.vocabulary_, word.vocabulary_
         self.offset = len(self.char_vocab)
-        self.words: dict[str, list[int]] = {}
+        self.words: dict[str, np.ndarray] = {}
         harm, category = backend.harm, backend.category
         self.harm_coef, self.harm_intercept = harm.coef_[0], float(harm.intercept_[0])
         self.cat_coef, self.cat_intercept = category.coef_.T, category.intercept_
         self.binary_categories = len(category.classes_) <= 2
 
-    def _char_ids(self, word: str) -> list[int]:
+    def _char_ids(self, word: str) -> np.ndarray:
         ids = self.words.get(word)
         if ids is None:
             if len(self.words) >= WORD_CACHE:
                 self.words.clear()
             vocab = self.char_vocab
-            ids = self.words[word] = [vocab[g] for g in self.char_analyzer(word) if g in vocab]
+            grams = [vocab[g] for g in self.char_analyzer(word) if g in vocab]
+            ids = self.words[word] = np.asarray(grams, dtype=np.int64)
         return ids
 
-    @staticmethod
-    def _weights(ids: list[int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Column ids and sublinear-tf x idf weights, L2-normalised: one vectorizer's part."""
-        columns, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
-        weights = (np.log(counts) + 1.0) * idf[columns]
-        norm = np.sqrt(weights @ weights)
-        return columns, (weights / norm if norm else weights)
-
-    def _row(self, key: str) -> tuple[float, np.ndarray]:
-        """Harm logit and category logits of one case- and space-folded text."""
-        chars: list[int] = []
-        for w in key.split(" ") if key else ():
-            chars += self._char_ids(w)
+    def _word_ids(self, key: str) -> np.ndarray:
         vocab = self.word_vocab
-        words = [j for j in map(vocab.get, self.word_analyzer(key)) if j is not None]
-        char_ids, char_w = self._weights(chars, self.char.idf_)
-        word_ids, word_w = self._weights(words, self.word.idf_)
-        columns = np.concatenate([char_ids, word_ids + self.offset])
-        weights = np.concatenate([char_w, word_w])
-        harm = float(weights @ self.harm_coef[columns]) + self.harm_intercept
-        return harm, weights @ self.cat_coef[columns] + self.cat_intercept
+        grams = [j for j in map(vocab.get, self.word_analyzer(key)) if j is not None]
+        return np.asarray(grams, dtype=np.int64)
+
+    @staticmethod
+    def _part(ids: list[np.ndarray], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One vectorizer's tf-idf entries for a batch: row, column and weight of each.
+
+        Each row's term ids are counted, weighted by sublinear tf x idf and L2-normalised,
+        all rows at once (sorted by row, then column).
+        """
+        width = len(idf)
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        keys = np.repeat(np.arange(len(ids), dtype=np.int64) * width, lengths)
+        keys += np.concatenate(ids)
+        keys.sort()
+        if not len(keys):
+            return keys, keys, np.empty(0)
+        new = np.empty(len(keys), dtype=bool)
+        new[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        counts = np.empty(len(starts), dtype=np.int64)
+        counts[:-1] = starts[1:] - starts[:-1]
+        counts[-1] = len(keys) - starts[-1]
+        rows, columns = np.divmod(keys[starts], width)
+        weights = (np.log(counts) + 1.0) * idf[columns]
+        norms = np.sqrt(np.bincount(rows, weights * weights, minlength=len(ids)))
+        return rows, columns, weights / norms[rows]
 
     def score(self, texts: list[str]) -> Scores:
-        """The fitted vectorizer's tf-idf features times the heads' weights, row by row.
+        """The fitted vectorizer's tf-idf features times the heads' weights, for a batch.
 
         Texts that differ only in case and whitespace (a raw view and its normalised view,
         often) have the same features: computed once.
@@ -188,20 +200,38 @@ class _TfidfScorer:
         from scipy.special import expit, softmax
 
         spaces = self.char._white_spaces
-        rows: dict[str, tuple[float, np.ndarray]] = {}
-        harm, z = np.empty(len(texts)), np.empty((len(texts), len(self.cat_intercept)))
-        for i, text in enumerate(texts):
-            key = " ".join(spaces.sub(" ", text.lower()).split())
-            if key not in rows:
-                rows[key] = self._row(key)
-            harm[i], z[i] = rows[key]
-        p = expit(harm)
+        keys = [" ".join(spaces.sub(" ", t.lower()).split()) for t in texts]
+        distinct = list(dict.fromkeys(keys))
+        chars = [np.concatenate([_NO_IDS, *map(self._char_ids, k.split())]) for k in distinct]
+        words = [self._word_ids(k) for k in distinct]
+        n = len(distinct)
+        harm = np.full(n, self.harm_intercept)
+        z = np.tile(self.cat_intercept, (n, 1))
+        for (rows, columns, weights), offset in (
+            (self._part(chars, self.char.idf_), 0),
+            (self._part(words, self.word.idf_), self.offset),
+        ):
+            harm += np.bincount(rows, weights * self.harm_coef[columns + offset], minlength=n)
+            z += _row_sums(rows, weights[:, None] * self.cat_coef[columns + offset], n)
+        where = {k: i for i, k in enumerate(distinct)}
+        order = [where[k] for k in keys]
+        p = expit(harm[order])
+        z = z[order]
         if self.binary_categories:
             q = expit(z[:, 0])
             cats = np.stack([1 - q, q], axis=1)
         else:
             cats = softmax(z, axis=1)
         return Scores(p, p[:, None] * cats)
+
+
+def _row_sums(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Sums of `values` (2-D) by `rows` (sorted), n rows; rows without values sum to 0."""
+    sums = np.zeros((n, values.shape[1]))
+    if len(rows):
+        starts = np.flatnonzero(np.diff(rows, prepend=-1))
+        sums[rows[starts]] = np.add.reduceat(values, starts, axis=0)
+    return sums
 
 
 _EMBEDDER: "_Embedder | None" = None

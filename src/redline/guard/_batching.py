@@ -62,7 +62,7 @@ class BatchingGuard:
         return (await self.classify([output_text(messages, response)], "output"))[0]
 
     async def _work(self) -> None:
-        await asyncio.sleep(0)  # let the callers woken in this turn of the loop join the batch
+        # the task starts in the loop's next turn: the callers that asked in this turn join
         while self._jobs:
             jobs: list[_Job] = []
             size = 0
