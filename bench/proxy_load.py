@@ -6,11 +6,15 @@ token at most 10% above direct.
 Usage: python bench/proxy_load.py [--guard DIR] [--clients 32] [--every 8] [--every-max 32]
        [--delay 0.015] [--real]
 
-Two stub runs. `stub` paces the stub at `--delay` seconds per token (default 15 ms, about 67
-tokens/s: a fast model server), so the upstream, not the proxy, sets the pace and the latency
-the proxy adds is its own overhead. `stub-saturation` streams with no delay at all: the
-closed-loop clients then saturate the proxy, the latency it adds is queueing (about K x its
-CPU per request), and the figure that counts is requests/s direct vs through the proxy.
+Three stub runs. `stub` paces the stub at `--delay` seconds per token (default 15 ms, about
+67 tokens/s: a fast model server), so the upstream, not the proxy, sets the pace and the
+latency the proxy adds is its own overhead; the clients' first requests are spread over one
+answer's length, so the K streams overlap as in steady traffic. `stub-burst` is the same with
+every client starting at once: the answers all have the same length, so requests keep
+arriving K at a time and each waits for the others' admission (parsing, input screen,
+upstream request) on the proxy's one core. `stub-saturation` streams with no delay at all:
+the closed-loop clients then saturate the proxy, the latency it adds is queueing (about K x
+its CPU per request), and the figure that counts is requests/s direct vs through the proxy.
 The stub upstream, the proxy and the embedded model each run in a process of their own.
 Uses the trained default guard unless --guard is given.
 """
@@ -72,13 +76,21 @@ async def one(client: httpx.AsyncClient, url: str, key: str, prompt: str, max_to
     return first or 0.0, time.perf_counter() - started
 
 
-async def load(url: str, key: str, clients: int, requests: int, max_tokens: int) -> dict[str, Any]:
-    """`clients` concurrent workers, each sending `requests` streamed chats one after another."""
+async def load(
+    url: str, key: str, clients: int, requests: int, max_tokens: int, stagger: float = 0.0
+) -> dict[str, Any]:
+    """`clients` concurrent workers, each sending `requests` streamed chats one after another.
+
+    Worker i starts `i / clients * stagger` seconds in: with a stagger of one answer's length
+    the streams are spread over time as in steady traffic; with none, all arrive at once and
+    (answers of equal length) keep arriving in bursts of `clients`.
+    """
     ttft: list[float] = []
     total: list[float] = []
     messages: list[str] = []
 
     async def worker(i: int) -> None:
+        await asyncio.sleep(i / clients * stagger)
         for j in range(requests):
             try:
                 f, t = await one(client, url, key, PROMPTS[(i + j) % len(PROMPTS)], max_tokens)
@@ -117,7 +129,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens: int,
-            every: int, every_max: int, rounds: int) -> dict[str, Any]:  # fmt: skip
+            every: int, every_max: int, rounds: int, stagger: float = 0.0) -> dict[str, Any]:  # fmt: skip
     key = new_key()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,9 +147,10 @@ def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens:
             cpu = 0.0
             for _ in range(rounds):  # alternate, so drifting machine load hits both paths alike
                 direct_runs.append(asyncio.run(load(f"{upstream}/chat/completions", "", clients,
-                                                    requests, max_tokens)))  # fmt: skip
+                                                    requests, max_tokens, stagger)))  # fmt: skip
                 before = cpu_seconds(proxy.pid)
-                proxy_runs.append(asyncio.run(load(url, key, clients, requests, max_tokens)))
+                proxy_runs.append(asyncio.run(load(url, key, clients, requests, max_tokens,
+                                                   stagger)))  # fmt: skip
                 cpu += cpu_seconds(proxy.pid) - before
     direct, proxied = summary(direct_runs), summary(proxy_runs)
     # the proxy's own CPU per request (warm-up included): what it costs, whatever the load
@@ -181,16 +194,20 @@ def main() -> None:
     results: dict[str, Any] = {"guard": str(guard), "every": args.every,
                                "every_max": args.every_max,
                                "load_average_before": os.getloadavg()}  # fmt: skip
-    stubs = {"stub": args.delay, "stub-saturation": 0.0}
-    for name, delay in stubs.items() if not args.no_stub else ():
+    # paced: streams spread over one answer's length (steady traffic), then all at once
+    spread = args.words * args.delay
+    stubs = {"stub": (args.delay, spread), "stub-burst": (args.delay, 0.0),
+             "stub-saturation": (0.0, 0.0)}  # fmt: skip
+    for name, (delay, stagger) in stubs.items() if not args.no_stub else ():
         port = free_port()
         stub = [sys.executable, "-m", "tests.guard.upstream_stub", "--port", str(port),
                 "--words", str(args.words), "--delay", str(delay)]  # fmt: skip
         with process(stub, f"http://127.0.0.1:{port}/v1/models"):
             results[name] = compare(f"http://127.0.0.1:{port}/v1", guard, args.clients,
                                     args.requests, args.words, args.every, args.every_max,
-                                    args.rounds)  # fmt: skip
-            results[name].update(clients=args.clients, token_delay_ms=delay * 1000)
+                                    args.rounds, stagger)  # fmt: skip
+            results[name].update(clients=args.clients, token_delay_ms=delay * 1000,
+                                 stagger_s=stagger)  # fmt: skip
     if args.real:
         port = free_port()
         model = [sys.executable, "-c", "from redline.cli import main; main()", "serve-model",
@@ -210,7 +227,7 @@ def main() -> None:
     for column in ("upstream", "ms/token", "clients", "path", "req/s", "errors", "TTFT p50 ms",
                    "last token p50 ms", "last token p99 ms"):  # fmt: skip
         table.add_column(column, justify="right")
-    names = [n for n in ("stub", "stub-saturation", "real") if n in results]
+    names = [n for n in ("stub", "stub-burst", "stub-saturation", "real") if n in results]
     for name in names:
         r = results[name]
         for path in ("direct", "proxy"):
