@@ -129,7 +129,8 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens: int,
-            every: int, every_max: int, rounds: int, stagger: float = 0.0) -> dict[str, Any]:  # fmt: skip
+            every: int, every_max: int, rounds: int,
+            stagger: float = 0.0) -> dict[str, Any]:  # fmt: skip
     key = new_key()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
