@@ -148,6 +148,16 @@ def test_plain_answer_is_screened_whole(proxy):
     assert answer.choices[0].finish_reason == "content_filter"
 
 
+def test_cookies_set_by_the_upstream_are_not_sent_back_with_other_requests(stub, tfidf_guard):
+    state, upstream = stub  # one client's upstream session must not leak into another's
+    state.set_cookie = "session=abc; Path=/"
+    named = upstream.replace("127.0.0.1", "localhost")  # HTTP clients ignore cookies of IPs
+    with running_proxy(proxy_config(named), tfidf_guard) as url:
+        assert stream_text(url, BENIGN)[1] == "stop"
+        assert chat(url, BENIGN).choices[0].finish_reason == "stop"
+    assert state.cookies == ["", ""]
+
+
 def test_client_disconnect_cancels_the_upstream(proxy, tmp_path):
     url, state = proxy
     state.delay = 0.05

@@ -31,6 +31,10 @@ class StubState:
     """Seconds before each streamed chunk (and before a plain answer)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    cookies: list[str] = field(default_factory=list)
+    """The Cookie header of each request."""
+    set_cookie: str | None = None
+    """A Set-Cookie header to send with every answer."""
     ports: list[int] = field(default_factory=list)
     """The client port of each request: the same port twice is a connection reused."""
     cut_after: int | None = None
@@ -51,6 +55,8 @@ def stub_app(state: StubState) -> FastAPI:
         body = await request.json()
         state.requests.append(body)
         state.authorizations.append(request.headers.get("authorization", ""))
+        state.cookies.append(request.headers.get("cookie", ""))
+        cookie = {"set-cookie": state.set_cookie} if state.set_cookie else {}
         state.ports.append(request.client.port if request.client else 0)
         words = [w + " " for w in state.reply.split()][: body.get("max_tokens") or None]
         created = int(time.time())
@@ -64,7 +70,7 @@ def stub_app(state: StubState) -> FastAPI:
                              "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 5, "completion_tokens": len(words),
                           "total_tokens": 5 + len(words)},
-            })  # fmt: skip
+            }, headers=cookie)  # fmt: skip
 
         def event(delta: dict[str, Any], finish: str | None = None) -> str:
             choice = {"index": 0, "delta": delta, "finish_reason": finish}
@@ -95,7 +101,7 @@ def stub_app(state: StubState) -> FastAPI:
                 else:
                     state.streams_cancelled += 1
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return StreamingResponse(events(), media_type="text/event-stream", headers=cookie)
 
     return app
 

@@ -265,6 +265,7 @@ class GuardProxy:
                                           sock_read=config.timeout),
             connector=aiohttp.TCPConnector(limit=1000),
             headers={"content-type": "application/json", **self._upstream_headers},
+            cookie_jar=aiohttp.DummyCookieJar(),  # one client's upstream cookies are not another's
         )  # fmt: skip
 
     async def stop(self) -> None:
