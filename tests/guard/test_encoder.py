@@ -52,3 +52,13 @@ def test_a_fresh_machine_exports_the_encoder_and_embeds_as_sentence_transformers
     vector, heavy = json.loads(out.stdout)
     assert heavy == []
     assert np.abs(np.asarray(vector) - expected[1]).max() < 1e-5
+
+
+def test_a_damaged_cached_encoder_is_a_clear_error(tmp_path):
+    from redline.errors import RedlineError
+    from redline.guard._encoder import Encoder
+
+    path = tmp_path / "encoder.onnx"
+    path.write_bytes(b"not an onnx model")
+    with pytest.raises(RedlineError, match="delete it and it is exported again"):
+        Encoder(path).many(["hello"])

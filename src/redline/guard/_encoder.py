@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from redline.errors import RedlineError
+
 EXPORT_VERSION = 1
 """Bump when the export changes, so cached encoders are exported again."""
 CHUNK = 16
@@ -140,9 +142,15 @@ class Encoder:
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = threads
                 options.inter_op_num_threads = 1
-                self._sessions[threads] = ort.InferenceSession(
-                    str(self.path), options, providers=["CPUExecutionProvider"]
-                )
+                try:
+                    self._sessions[threads] = ort.InferenceSession(
+                        str(self.path), options, providers=["CPUExecutionProvider"]
+                    )
+                except Exception as ex:  # onnxruntime raises its own, unexported, errors
+                    raise RedlineError(
+                        f"{self.path}: not a usable ONNX encoder ({ex}); "
+                        "delete it and it is exported again"
+                    ) from ex
             return self._sessions[threads]
 
     def tokens(self, texts: list[str]) -> list[list[int]]:
