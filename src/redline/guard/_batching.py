@@ -18,8 +18,8 @@ MAX_BATCH = 128
 """Most texts per backend call."""
 INLINE_BACKENDS = frozenset({"tfidf"})
 """Backends scored on the event loop itself: pure Python, so a worker thread would only add
-hand-offs and contention for the interpreter lock. Others (torch) run on a worker thread,
-where their kernels leave the loop free."""
+hand-offs and contention for the interpreter lock. Others (the MiniLM encoder, on ONNX
+Runtime) run on a worker thread, where their kernels leave the loop free."""
 INLINE_CHARS = 50_000
 """Largest batch (characters) scored on the loop: a bigger one (a long request) goes to a
 worker thread, so it cannot stall every open stream for the time it takes."""

@@ -1,0 +1,64 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+TEXTS = [
+    "How long should I knead bread dough by hand?",
+    "How do I kill a Python process that hangs?",
+    "",
+    "Ünïcödé façade, 漢字 and emoji 🙂 in one line",
+    "a long message " * 300,  # over 256 tokens: truncated as sentence-transformers truncates
+] + [f"Question {i}: what is the capital of country number {i}?" for i in range(40)]
+
+
+@pytest.mark.slow
+def test_a_fresh_machine_exports_the_encoder_and_embeds_as_sentence_transformers(
+    tmp_path, monkeypatch
+):
+    from sentence_transformers import SentenceTransformer
+
+    from redline.guard._encoder import Encoder, encoder_path, model_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = encoder_path()
+    assert not path.exists() and path.is_relative_to(tmp_path)
+    encoder = Encoder()  # exports on first use, into the user cache
+    assert path.is_file()
+    expected = SentenceTransformer(str(model_dir()), device="cpu").encode(
+        TEXTS, normalize_embeddings=True
+    )
+    batched = encoder.many(TEXTS)  # several chunks, sorted by length
+    alone = np.stack([encoder.many([t])[0] for t in TEXTS])
+    assert np.abs(batched - expected).max() < 1e-5
+    assert np.abs(alone - expected).max() < 1e-5
+
+    # later processes use the cached file: screening imports neither torch nor transformers
+    code = (
+        "import json, sys; from redline.guard._encoder import embed; "
+        "v = embed([sys.argv[1]])[0].tolist(); "
+        "print(json.dumps([v, [m for m in ('torch', 'transformers') if m in sys.modules]]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, TEXTS[1]],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)},
+    )
+    vector, heavy = json.loads(out.stdout)
+    assert heavy == []
+    assert np.abs(np.asarray(vector) - expected[1]).max() < 1e-5
+
+
+def test_a_damaged_cached_encoder_is_a_clear_error(tmp_path):
+    from redline.errors import RedlineError
+    from redline.guard._encoder import Encoder
+
+    path = tmp_path / "encoder.onnx"
+    path.write_bytes(b"not an onnx model")
+    with pytest.raises(RedlineError, match="delete it and it is exported again"):
+        Encoder(path).many(["hello"])
