@@ -288,6 +288,12 @@ class BrokenGuard(Guard):
         return super().classify(texts, stage)
 
 
+def test_the_proxy_loads_the_guard_before_its_first_request(stub, tfidf_guard):
+    guard = RecordingGuard(tfidf_guard)
+    with running_proxy(proxy_config(stub[1]), guard):
+        assert {stage for stage, _ in guard.calls} == {"input", "output"}  # no request yet
+
+
 def test_a_guard_failure_blocks(stub, tfidf_guard, tmp_path):
     state, upstream = stub
     with running_proxy(proxy_config(upstream), BrokenGuard(tfidf_guard, "input")) as url:

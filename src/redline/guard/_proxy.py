@@ -8,6 +8,7 @@ failure of the guard blocks; any failure of the upstream is a clean 502/504.
 
 import hashlib
 import json
+import logging
 import os
 import time
 import uuid
@@ -200,6 +201,9 @@ class StreamHead:
 
 
 DONE = "data: [DONE]\n\n"
+WARM_UP = "Hello, how are you today?"
+"""What the proxy screens once per stage at start, to load the guard's models."""
+LOG = logging.getLogger("redline.guard.proxy")
 TIMED_OUT = "the upstream model did not answer in time"
 CLIENT_CLOSED = 499
 """Status recorded for a stream the client left before its end (nothing is sent)."""
@@ -254,11 +258,20 @@ class GuardProxy:
         self.client: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        """Open the upstream connection pool.
+        """Load the guard's models and open the upstream connection pool.
 
+        One screen per stage before the first request loads the guard's encoder (or exports
+        it, on a machine that never ran one: seconds), so no request waits for it; if it fails,
+        the proxy still starts and every request is blocked (fail closed).
         aiohttp rather than httpx: relaying a stream is one read and one parse per upstream
         event, and aiohttp's C parser and lean pool cost a fraction of httpx's per event.
         """
+        for stage in self.guard.manifest.stages:
+            try:
+                await anyio.to_thread.run_sync(self.guard.guard.classify, [WARM_UP], stage)
+            except Exception as ex:
+                LOG.warning("the guard failed its warm-up screen (%s): every request will "
+                            "be blocked", f"{type(ex).__name__}: {ex}")  # fmt: skip
         config = self.config
         self.client = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, connect=config.connect_timeout,
