@@ -266,7 +266,8 @@ class GuardProxy:
         aiohttp rather than httpx: relaying a stream is one read and one parse per upstream
         event, and aiohttp's C parser and lean pool cost a fraction of httpx's per event.
         """
-        for stage in self.guard.manifest.stages:
+        stages: tuple[Stage, ...] = ("input", "output")
+        for stage in stages:
             try:
                 await anyio.to_thread.run_sync(self.guard.guard.classify, [WARM_UP], stage)
             except Exception as ex:
