@@ -112,7 +112,8 @@ def _threads() -> int:
     on a busy one it mostly waits, at a cost (with torch, 500 requests took 5 s on one thread
     and 12 s on two at load 4 on two cores).
     """
-    cpus = len(os.sched_getaffinity(0))
+    usable = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every CPU counts
+    cpus = len(usable(0)) if usable else os.cpu_count() or 1
     return 1 if os.getloadavg()[0] >= cpus else cpus
 
 

@@ -263,8 +263,9 @@ class GuardProxy:
         One screen per stage before the first request loads the guard's encoder (or exports
         it, on a machine that never ran one: seconds), so no request waits for it; if it fails,
         the proxy still starts and every request is blocked (fail closed).
-        aiohttp rather than httpx: relaying a stream is one read and one parse per upstream
-        event, and aiohttp's C parser and lean pool cost a fraction of httpx's per event.
+
+        The pool is aiohttp's rather than httpx's: relaying a stream is one read and one parse
+        per upstream event, and aiohttp's C parser and lean pool cost a fraction of httpx's.
         """
         stages: tuple[Stage, ...] = ("input", "output")
         for stage in stages:
