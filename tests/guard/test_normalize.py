@@ -78,3 +78,14 @@ def test_a_pasted_dialogue_gets_its_last_question_as_a_view():
 def test_a_deciphered_view_holds_only_the_deciphered_lines():
     deciphered = [v for v in views(transform("caesar", REQUEST)) if v.name == "caesar"]
     assert [v.text for v in deciphered] == [REQUEST]
+
+
+def test_only_short_lines_are_remembered_for_deciphering():
+    from redline.guard import _normalize
+
+    _normalize._remembered.cache_clear()
+    short = "Gur dhvpx oebja sbk whzcf bire gur ynml qbt"
+    long = " ".join([short] * (_normalize.REMEMBERED_LINE // len(short) + 1))
+    assert any(v.name == "rot13" for v in views(short))
+    assert any(v.name == "rot13" for v in views(long))  # still deciphered, just not kept
+    assert _normalize._remembered.cache_info().currsize == 1

@@ -140,12 +140,17 @@ def _readings(line: str) -> list[Reading]:
     ]
 
 
-@functools.lru_cache(maxsize=4096)
-def _decipher(line: str) -> tuple[str, str] | None:
-    """The reading of `line` that is clearly more English than the line itself, if any.
+REMEMBERED_LINE = 2_000
+"""Longest line whose reading is remembered (4,096 lines at most): a stream's screens see its
+conversation's lines again and again, but remembering long lines would hold megabytes."""
 
-    Remembered: a stream's screens see its conversation's lines again and again.
-    """
+
+def _decipher(line: str) -> tuple[str, str] | None:
+    """The reading of `line` that is clearly more English than the line itself, if any."""
+    return _remembered(line) if len(line) <= REMEMBERED_LINE else _best_reading(line)
+
+
+def _best_reading(line: str) -> tuple[str, str] | None:
     if len(_LETTERS.findall(line)) < 3:
         return None
     base = english_score(line)
@@ -153,6 +158,9 @@ def _decipher(line: str) -> tuple[str, str] | None:
         return None
     name, read, score = max(_readings(line), key=lambda r: r[2])
     return (name, read(line)) if score > base + 0.2 else None
+
+
+_remembered = functools.lru_cache(maxsize=4096)(_best_reading)
 
 
 def _from_tags(match: re.Match[str]) -> str:
