@@ -62,3 +62,25 @@ def test_a_damaged_cached_encoder_is_a_clear_error(tmp_path):
     path.write_bytes(b"not an onnx model")
     with pytest.raises(RedlineError, match="delete it and it is exported again"):
         Encoder(path).many(["hello"])
+
+
+def test_the_embedding_cache_is_bounded_in_characters(monkeypatch):
+    from redline.guard import _encoder
+
+    class CountingEncoder:  # the cache's bookkeeping is under test, not the encoder
+        texts = 0
+
+        def many(self, texts):
+            self.texts += len(texts)
+            return np.ones((len(texts), 3))
+
+    counting = CountingEncoder()
+    monkeypatch.setattr(_encoder, "_ENCODER", counting)
+    monkeypatch.setattr(_encoder, "_CACHE", {})
+    monkeypatch.setattr(_encoder, "_CACHED_CHARS", 0)
+    monkeypatch.setattr(_encoder, "CACHE_CHARS", 100)
+    _encoder.embed(["a" * 60])
+    _encoder.embed(["a" * 60])  # remembered
+    assert counting.texts == 1
+    _encoder.embed(["b" * 60])  # 120 characters would be over the budget: start again
+    assert list(_encoder._CACHE) == ["b" * 60] and _encoder._CACHED_CHARS == 60

@@ -149,6 +149,15 @@ def test_compiled_tfidf_scores_equal_sklearns(tfidf_guard, stage):
         np.testing.assert_allclose(scores.categories, categories[order], rtol=0, atol=1e-12)
 
 
+def test_the_tfidf_scorer_remembers_only_short_words(tfidf_guard):
+    blob = "x9" * 5_000  # a long run without spaces, as a pasted blob
+    before = tfidf_guard.backends["input"].score([f"short words {blob}"])
+    words = tfidf_guard.backends["input"]._scorer.words
+    assert "short" in words and blob not in words
+    again = tfidf_guard.backends["input"].score([f"short words {blob}"])
+    np.testing.assert_array_equal(before.harm, again.harm)
+
+
 def test_a_saved_tfidf_guard_leaves_its_word_cache_behind(tmp_path, tfidf_guard):
     tfidf_guard.classify(TEXTS)  # fills the scorer's cache
     loaded = Guard.load(tfidf_guard.save(tmp_path / "g"))

@@ -119,6 +119,9 @@ class TfidfBackend(Backend):
 
 WORD_CACHE = 200_000
 """Words whose character n-grams a TF-IDF scorer remembers (cleared when full)."""
+WORD_LENGTH = 64
+"""Longest word remembered: a long run without spaces (base64, a pasted blob) is rarely seen
+twice, and its n-grams would hold megabytes."""
 _NO_IDS = np.empty(0, dtype=np.int64)
 
 
@@ -149,11 +152,13 @@ class _TfidfScorer:
     def _char_ids(self, word: str) -> np.ndarray:
         ids = self.words.get(word)
         if ids is None:
-            if len(self.words) >= WORD_CACHE:
-                self.words.clear()
             vocab = self.char_vocab
             grams = [vocab[g] for g in self.char_analyzer(word) if g in vocab]
-            ids = self.words[word] = np.asarray(grams, dtype=np.int64)
+            ids = np.asarray(grams, dtype=np.int64)
+            if len(word) <= WORD_LENGTH:
+                if len(self.words) >= WORD_CACHE:
+                    self.words.clear()
+                self.words[word] = ids
         return ids
 
     def _word_ids(self, key: str) -> np.ndarray:

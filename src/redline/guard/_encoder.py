@@ -28,6 +28,9 @@ decoded views are one call. Larger calls pad more and overflow the CPU caches: p
 cost twice what 16 do here."""
 CACHE_SIZE = 100_000
 """Embeddings kept per process: training embeds each text once across stages and views."""
+CACHE_CHARS = 20_000_000
+"""Most characters of text kept as cache keys: a server screening long conversations for
+days would otherwise hold gigabytes of them."""
 
 
 def model_dir() -> Path:
@@ -189,6 +192,7 @@ class Encoder:
 _ENCODER: Encoder | None = None
 _LOCK = threading.Lock()
 _CACHE: dict[str, np.ndarray] = {}
+_CACHED_CHARS = 0
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -197,9 +201,15 @@ def embed(texts: list[str]) -> np.ndarray:
     with _LOCK:
         if _ENCODER is None:
             _ENCODER = Encoder()
-    if len(_CACHE) + len(texts) > CACHE_SIZE:
-        _CACHE.clear()
+    global _CACHED_CHARS
     missing = list(dict.fromkeys(t for t in texts if t not in _CACHE))
     if missing:
+        size = sum(map(len, missing))
+        if len(_CACHE) + len(missing) > CACHE_SIZE or _CACHED_CHARS + size > CACHE_CHARS:
+            known = {t: _CACHE[t] for t in texts if t in _CACHE}  # this call's, kept
+            _CACHE.clear()
+            _CACHE.update(known)
+            _CACHED_CHARS = sum(map(len, known))
         _CACHE.update(zip(missing, _ENCODER.many(missing), strict=True))
+        _CACHED_CHARS += size
     return np.stack([_CACHE[t] for t in texts])
