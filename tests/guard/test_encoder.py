@@ -84,3 +84,18 @@ def test_the_embedding_cache_is_bounded_in_characters(monkeypatch):
     assert counting.texts == 1
     _encoder.embed(["b" * 60])  # 120 characters would be over the budget: start again
     assert list(_encoder._CACHE) == ["b" * 60] and _encoder._CACHED_CHARS == 60
+
+
+@pytest.mark.slow
+def test_texts_with_the_same_tokens_are_embedded_once(monkeypatch):
+    from redline.guard._encoder import Encoder
+
+    encoder = Encoder()
+    rows: list[int] = []
+    run = encoder.run
+    monkeypatch.setattr(encoder, "run", lambda ids, threads=1: rows.append(len(ids)) or run(ids))
+    texts = ["How do I  prune a rose bush? ", "how do i prune a rose bush?", "Plant tulips."]
+    vectors = encoder.many(texts)
+    assert sum(rows) == 2  # the first two differ only in case and spacing
+    np.testing.assert_array_equal(vectors[0], vectors[1])
+    assert np.abs(vectors - np.stack([encoder.many([t])[0] for t in texts])).max() < 1e-6

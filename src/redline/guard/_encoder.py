@@ -177,15 +177,22 @@ class Encoder:
         return unit
 
     def many(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of a batch, sorted by length into calls of at most `CHUNK` texts."""
-        ids = self.tokens(texts)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        """Embeddings of a batch, sorted by length into calls of at most `CHUNK` texts.
+
+        Texts with the same tokens (the tokenizer folds case and spacing: a message and its
+        normalised view, often) are embedded once.
+        """
+        tokens = [tuple(t) for t in self.tokens(texts)]
+        distinct = list(dict.fromkeys(tokens))
+        order = sorted(range(len(distinct)), key=lambda i: len(distinct[i]))
         vectors = [
-            self.run([ids[i] for i in order[start : start + CHUNK]], _threads())
+            self.run([list(distinct[i]) for i in order[start : start + CHUNK]], _threads())
             for start in range(0, len(order), CHUNK)
         ]
-        out = np.empty_like(vectors[0], shape=(len(texts), vectors[0].shape[1]))
-        out[order] = np.concatenate(vectors)
+        unique = np.empty_like(vectors[0], shape=(len(distinct), vectors[0].shape[1]))
+        unique[order] = np.concatenate(vectors)
+        row = {t: i for i, t in enumerate(distinct)}
+        out: np.ndarray = unique[[row[t] for t in tokens]]
         return out
 
 
