@@ -180,13 +180,8 @@ class _TfidfScorer:
         keys.sort()
         if not len(keys):
             return keys, keys, np.empty(0)
-        new = np.empty(len(keys), dtype=bool)
-        new[0] = True
-        np.not_equal(keys[1:], keys[:-1], out=new[1:])
-        starts = np.flatnonzero(new)
-        counts = np.empty(len(starts), dtype=np.int64)
-        counts[:-1] = starts[1:] - starts[:-1]
-        counts[-1] = len(keys) - starts[-1]
+        starts = _run_starts(keys)
+        counts = np.diff(starts, append=len(keys))
         rows, columns = np.divmod(keys[starts], width)
         weights = (np.log(counts) + 1.0) * idf[columns]
         norms = np.sqrt(np.bincount(rows, weights * weights, minlength=len(ids)))
@@ -220,11 +215,19 @@ class _TfidfScorer:
         return Scores(p, p[:, None] * _proba(z[order]))
 
 
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted, non-empty array starts."""
+    new = np.empty(len(values), dtype=bool)
+    new[0] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return np.flatnonzero(new)
+
+
 def _row_sums(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Sums of `values` (2-D) by `rows` (sorted), n rows; rows without values sum to 0."""
     sums = np.zeros((n, values.shape[1]))
     if len(rows):
-        starts = np.flatnonzero(np.diff(rows, prepend=-1))
+        starts = _run_starts(rows)
         sums[rows[starts]] = np.add.reduceat(values, starts, axis=0)
     return sums
 

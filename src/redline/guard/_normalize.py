@@ -12,7 +12,6 @@ import base64
 import binascii
 import functools
 import re
-import string
 import unicodedata
 import urllib.parse
 from collections.abc import Callable
@@ -47,9 +46,6 @@ _LEET_MIXED = re.compile(
 _LEET_TOKEN = re.compile(rf"(?<![\w+/])[A-Za-z{re.escape(_LEET_CHARS)}]{{1,12}}(?![\w+/])")
 _WORD = re.compile(r"[a-z']+")
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
-_ABC = string.ascii_lowercase
-_CAESAR = [str.maketrans(_ABC, _ABC[k:] + _ABC[:k]) for k in range(26)]
-_ATBASH = str.maketrans(_ABC, _ABC[::-1])
 _SPACED_WORD = re.compile(r"^(?:\S ){1,}\S$")
 _SPACED_RUN = re.compile(r"(?<!\S)(?:\S ){3,}\S(?!\S)")
 COMMON_WORDS = frozenset(
@@ -118,26 +114,24 @@ def _decode_morse(text: str) -> str:
 
 
 Reading = tuple[str, Callable[[str], str], float]
+_READERS: list[tuple[str, Callable[[str], str]]] = [
+    *(("rot13" if k == 13 else "caesar", functools.partial(shift_letters, shift=-k))
+      for k in range(1, 26)),
+    ("atbash", atbash),
+    ("reversed", lambda x: x[::-1]),
+    ("reversed", lambda x: " ".join(reversed(x.split()))),
+]  # fmt: skip
+"""Every cipher and reversal reading, named."""
 
 
 def _readings(line: str) -> list[Reading]:
-    """Every cipher and reversal reading of `line`: name, how to read it, English score.
+    """Every reading of `line`: name, how to read it, English score.
 
-    Scored on the line's words rather than each reading's text: a letter substitution or a
-    reversal maps the words of the line to the words of the reading.
+    Scored on the line's words alone, joined by spaces: a letter substitution or a reversal
+    maps the words of the line to the words of the reading.
     """
-    words = _WORD.findall(line.lower())
-    found: list[Reading] = [
-        ("rot13" if k == 13 else "caesar", functools.partial(shift_letters, shift=-k),
-         _common_share([w.translate(_CAESAR[-k % 26]) for w in words]))
-        for k in range(1, 26)
-    ]  # fmt: skip
-    return [
-        *found,
-        ("atbash", atbash, _common_share([w.translate(_ATBASH) for w in words])),
-        ("reversed", lambda x: x[::-1], _common_share([w[::-1] for w in words])),
-        ("reversed", lambda x: " ".join(reversed(x.split())), _common_share(words)),
-    ]
+    words = " ".join(_WORD.findall(line.lower()))
+    return [(name, read, _common_share(read(words).split())) for name, read in _READERS]
 
 
 REMEMBERED_LINE = 2_000

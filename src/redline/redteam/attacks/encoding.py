@@ -35,19 +35,22 @@ BAD_CHARACTERS = "Boucher et al. 2022, Bad Characters: Imperceptible NLP Attacks
 FLIPATTACK = "Liu et al. 2024, FlipAttack: Jailbreak LLMs via Flipping"
 
 
+_LOWER, _UPPER = string.ascii_lowercase, string.ascii_uppercase
+_SHIFTS = [
+    str.maketrans(_LOWER + _UPPER, _LOWER[k:] + _LOWER[:k] + _UPPER[k:] + _UPPER[:k])
+    for k in range(26)
+]
+_MIRROR = str.maketrans(_LOWER + _UPPER, _LOWER[::-1] + _UPPER[::-1])
+
+
 def shift_letters(text: str, shift: int) -> str:
     """Move every ASCII letter `shift` places along the alphabet (Caesar cipher)."""
-    lower, upper = string.ascii_lowercase, string.ascii_uppercase
-    k = shift % 26
-    return text.translate(
-        str.maketrans(lower + upper, lower[k:] + lower[:k] + upper[k:] + upper[:k])
-    )
+    return text.translate(_SHIFTS[shift % 26])
 
 
 def atbash(text: str) -> str:
     """Mirror the alphabet (a<->z, b<->y, ...); its own inverse."""
-    lower, upper = string.ascii_lowercase, string.ascii_uppercase
-    return text.translate(str.maketrans(lower + upper, lower[::-1] + upper[::-1]))
+    return text.translate(_MIRROR)
 
 
 def to_tags(text: str) -> str:
