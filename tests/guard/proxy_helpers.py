@@ -21,17 +21,17 @@ class RecordingGuard(Guard):
     """A real trained guard that records the batches it is asked to classify."""
 
     def __init__(self, guard: Guard, fail: bool = False) -> None:
-        super().__init__(guard.manifest, guard.backends)
+        super().__init__(guard.manifest, guard.backends, guard.prefilters)
         self.calls: list[tuple[str, list[str]]] = []
         self.threads: list[str] = []
         self.fail = fail
 
-    def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
+    def judge(self, texts: Sequence[str], stage: Stage) -> list[Verdict]:
         self.calls.append((stage, list(texts)))
         self.threads.append(threading.current_thread().name)
         if self.fail:
             raise RuntimeError("classifier crashed")
-        return super().classify(texts, stage)
+        return super().judge(texts, stage)
 
 
 def proxy_config(upstream: str, audit: Path | None = None, **changes: Any) -> ProxyConfig:

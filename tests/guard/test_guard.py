@@ -74,9 +74,13 @@ def test_output_stage_screens_response_in_context(tfidf_guard):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["minilm", "svm"])
-def test_embedding_backends_learn_the_tiny_constitution(tiny, backend):
+@pytest.mark.parametrize(
+    ("backend", "prefiltered"),
+    [("minilm", {"output"}), ("svm", {"output"}), ("cascade", {"input", "output"})],
+)
+def test_embedding_backends_learn_the_tiny_constitution(tiny, backend, prefiltered):
     guard = train_guard(tiny, backend=backend, seed=0, holdout=0.25)
+    assert set(guard.prefilters) == prefiltered  # encoder backends get one by default
     assert all(v.flagged for v in guard.classify(seeds(tiny, True)[:4]))
     assert not any(v.flagged for v in guard.classify(seeds(tiny, False)[:4]))
 

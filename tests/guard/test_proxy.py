@@ -279,13 +279,13 @@ class BrokenGuard(Guard):
     """A real trained guard whose classifier fails on one stage."""
 
     def __init__(self, guard: Guard, stage: str) -> None:
-        super().__init__(guard.manifest, guard.backends)
+        super().__init__(guard.manifest, guard.backends, guard.prefilters)
         self.broken = stage
 
-    def classify(self, texts, stage="input"):
+    def judge(self, texts, stage):
         if stage == self.broken:
             raise RuntimeError("classifier crashed")
-        return super().classify(texts, stage)
+        return super().judge(texts, stage)
 
 
 def test_the_proxy_loads_the_guard_before_its_first_request(stub, tfidf_guard):
@@ -314,6 +314,7 @@ def test_metrics_count_requests_blocks_and_upstream(proxy):
     assert 'redline_proxy_blocks_total{category="toy_weapons",stage="input"} 1.0' in text
     assert "redline_proxy_upstream_requests_total 1.0" in text
     assert 'redline_proxy_screen_seconds_count{stage="input"} 2.0' in text
+    assert 'redline_proxy_screens_total{by="classifier",stage="input"} 2.0' in text
     assert httpx.get(root + "/healthz").json()["status"] == "ok"
 
 

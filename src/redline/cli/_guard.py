@@ -11,6 +11,7 @@ from redline.errors import RedlineError
 
 if TYPE_CHECKING:
     from redline.guard import Guard
+    from redline.guard._guard import Stage
 
 guard_app = typer.Typer(
     help="Train, run and measure the guard (input and output classifiers).", no_args_is_help=True
@@ -37,7 +38,11 @@ def guard_train(
         str, typer.Option(help="Shipped constitution name or YAML file.")
     ] = "default",
     backend: Annotated[
-        str | None, typer.Option(help="svm, minilm, tfidf or cascade (default: svm).")
+        str | None,
+        typer.Option(
+            help="svm, minilm, tfidf, or cascade (svm with a prefilter on both stages). "
+            "Default: svm."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Guard folder to write (default: the default guard).")
@@ -47,6 +52,17 @@ def guard_train(
     ] = None,
     target_fpr: Annotated[float, typer.Option(help="False-positive rate to calibrate to.")] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed for augmentation, splits and training.")] = 0,
+    prefilter: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Stage to put a TF-IDF prefilter in front of (repeatable: input, output; "
+            "'none' for neither). Default: output."
+        ),
+    ] = None,
+    max_recall_loss: Annotated[
+        float,
+        typer.Option(help="Share of what the classifier flags that a prefilter may clear."),
+    ] = 0.01,
 ) -> None:
     """Train input and output classifiers from a constitution."""
     from redline.guard import DEFAULT_BACKEND, default_guard_dir, load_constitution, train_guard
@@ -54,13 +70,20 @@ def guard_train(
     from redline.guard._evaluate import load_eval_data
 
     with user_errors():
+        stages = prefilter_stages(prefilter)
         c = load_constitution(constitution)
         extras = [
             Example(r.text, r.label, r.group or c.categories[0].id, "seed", r.text)
             for r in (load_eval_data(extra, "jsonl") if extra else [])
         ]
         guard = train_guard(
-            c, backend=backend or DEFAULT_BACKEND, target_fpr=target_fpr, seed=seed, extra=extras
+            c,
+            backend=backend or DEFAULT_BACKEND,
+            target_fpr=target_fpr,
+            seed=seed,
+            extra=extras,
+            prefilter=stages,
+            max_recall_loss=max_recall_loss,
         )
         folder = guard.save(out or default_guard_dir())
     for stage, info in guard.manifest.stages.items():
@@ -69,7 +92,29 @@ def guard_train(
             f"{info.calibration_fpr:.3f} TPR {info.calibration_tpr:.3f} "
             f"({info.train_examples} train / {info.calibration_examples} calibration examples)"
         )
+        if info.prefilter is not None:
+            pre = info.prefilter
+            typer.echo(
+                f"{stage}: {pre.backend} prefilter escalates at {pre.escalate_at:.3f}: clears "
+                f"{pre.calibration_recall_loss:.1%} of calibration flags, escalates "
+                f"{pre.calibration_escalated:.1%} of calibration permitted examples"
+            )
     typer.echo(f"trained in {guard.manifest.train_seconds:.1f} s -> {folder}")
+
+
+def prefilter_stages(names: list[str] | None) -> tuple["Stage", ...]:
+    """The stages named by `--prefilter` (the default when none is given)."""
+    from redline.guard._guard import DEFAULT_PREFILTER
+
+    if not names:
+        return DEFAULT_PREFILTER
+    if names == ["none"]:
+        return ()
+    stages: tuple[Stage, ...] = ("input", "output")
+    unknown = [n for n in names if n not in stages]
+    if unknown:
+        raise RedlineError(f"--prefilter {unknown[0]!r}: choose input, output or none")
+    return tuple(s for s in stages if s in names)
 
 
 @guard_app.command("classify")

@@ -1,4 +1,4 @@
-"""Classifier backends behind one interface: `tfidf`, `minilm` and the `cascade` of both.
+"""Classifier backends behind one interface: `tfidf`, `minilm` and `svm`.
 
 Each backend gives, for a batch of texts, the probability that a text is restricted and a
 probability per category. Category scores are P(restricted) x P(category | restricted).
@@ -35,6 +35,8 @@ class Backend(ABC):
     name: ClassVar[str]
     max_train: ClassVar[int | None] = None
     """Most training examples the backend takes (a sample keeping seeds first), if limited."""
+    expensive: ClassVar[bool] = True
+    """Scoring runs a neural encoder: a cheap prefilter in front of it pays."""
     categories: list[str]
 
     def fit(self, texts: list[str], labels: list[int], categories: list[str], seed: int) -> None:
@@ -70,11 +72,15 @@ def load_backend(folder: Path) -> Backend:
     return backend
 
 
+def _harm_head(features: Any, y: np.ndarray, seed: int, c: float) -> LogisticRegression:
+    harm = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=seed)
+    return harm.fit(features, y)
+
+
 def _heads(
     features: Any, y: np.ndarray, cats: list[str], harmful: list[int], seed: int, c: float
 ) -> tuple[LogisticRegression, LogisticRegression]:
-    harm = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=seed)
-    harm.fit(features, y)
+    harm = _harm_head(features, y, seed, c)
     category = LogisticRegression(C=c, max_iter=3000, random_state=seed)
     category.fit(features[harmful], cats)
     return harm, category
@@ -86,9 +92,17 @@ def _combine(harm: LogisticRegression, category: LogisticRegression, features: A
 
 
 class TfidfBackend(Backend):
-    """Character and word n-gram TF-IDF with logistic regression heads: fast, no model weights."""
+    """Character and word n-gram TF-IDF with logistic regression heads: fast, no model weights.
+
+    Without `with_categories` it learns the harm head only (a prefilter's job, in a fifth of
+    the time) and scores no category.
+    """
 
     name = "tfidf"
+    expensive = False
+
+    def __init__(self, with_categories: bool = True) -> None:
+        self.with_categories = with_categories
 
     @override
     def _fit(
@@ -103,7 +117,10 @@ class TfidfBackend(Backend):
             ]
         )  # fmt: skip
         features = self.vectorizer.fit_transform(texts)
-        self.harm, self.category = _heads(features, y, cats, harmful, seed, c=8.0)
+        if self.with_categories:
+            self.harm, self.category = _heads(features, y, cats, harmful, seed, c=8.0)
+        else:
+            self.harm, self.category, self.categories = _harm_head(features, y, seed, 8.0), None, []
 
     @override
     def score(self, texts: list[str]) -> Scores:
@@ -147,7 +164,9 @@ class _TfidfScorer:
         self.words: dict[str, np.ndarray] = {}
         harm, category = backend.harm, backend.category
         self.harm_coef, self.harm_intercept = harm.coef_[0], float(harm.intercept_[0])
-        self.cat_coef, self.cat_intercept = category.coef_.T, category.intercept_
+        # without a category head: no columns, so every category sum below is empty
+        self.cat_coef = category.coef_.T if category else np.zeros((len(self.harm_coef), 0))
+        self.cat_intercept = category.intercept_ if category else np.zeros(0)
 
     def _char_ids(self, word: str) -> np.ndarray:
         ids = self.words.get(word)
@@ -212,7 +231,7 @@ class _TfidfScorer:
         where = {k: i for i, k in enumerate(distinct)}
         order = [where[k] for k in keys]
         p = expit(harm[order])
-        return Scores(p, p[:, None] * _proba(z[order]))
+        return Scores(p, p[:, None] * _proba(z[order]) if z.shape[1] else z[order])
 
 
 def _run_starts(values: np.ndarray) -> np.ndarray:
@@ -332,38 +351,12 @@ class SVMBackend(Backend):
         return {k: v for k, v in self.__dict__.items() if k != "_norms"}
 
 
-class CascadeBackend(Backend):
-    """TF-IDF first; texts it is unsure about (score inside the band) go to MiniLM."""
-
-    name = "cascade"
-    band = (0.05, 0.95)
-
-    @override
-    def fit(self, texts: list[str], labels: list[int], categories: list[str], seed: int) -> None:
-        self.cheap, self.strong = TfidfBackend(), MiniLMBackend()
-        self.cheap.fit(texts, labels, categories, seed)
-        self.strong.fit(texts, labels, categories, seed)
-        self.categories = self.cheap.categories
-
-    @override
-    def score(self, texts: list[str]) -> Scores:
-        first = self.cheap.score(texts)
-        unsure = [i for i, p in enumerate(first.harm) if self.band[0] < p < self.band[1]]
-        if not unsure:
-            return first
-        second = self.strong.score([texts[i] for i in unsure])
-        harm, cats = first.harm.copy(), first.categories.copy()
-        harm[unsure], cats[unsure] = second.harm, second.categories
-        return Scores(harm, cats)
-
-
-BACKENDS: dict[str, type[Backend]] = {
-    b.name: b for b in (TfidfBackend, MiniLMBackend, SVMBackend, CascadeBackend)
-}
+BACKENDS: dict[str, type[Backend]] = {b.name: b for b in (TfidfBackend, MiniLMBackend, SVMBackend)}
 
 
 def new_backend(name: str) -> Backend:
     """An untrained backend by name."""
     if name not in BACKENDS:
-        raise RedlineError(f"unknown guard backend {name!r}: choose {', '.join(BACKENDS)}")
+        choices = ", ".join([*BACKENDS, "cascade"])
+        raise RedlineError(f"unknown guard backend {name!r}: choose {choices}")
     return BACKENDS[name]()

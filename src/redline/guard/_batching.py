@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 import anyio
 
-from redline.guard._guard import Guard, Stage, Verdict, conversation_text, output_text
+from redline.guard._guard import Guard, Stage, Verdict, conversation_text, merge, output_text
 
 MAX_BATCH = 128
 """Most texts per backend call."""
 INLINE_BACKENDS = frozenset({"tfidf"})
-"""Backends scored on the event loop itself: pure Python, so a worker thread would only add
-hand-offs and contention for the interpreter lock. Others (the MiniLM encoder, on ONNX
-Runtime) run on a worker thread, where their kernels leave the loop free."""
+"""Backends (and prefilters) scored on the event loop itself: pure Python, so a worker thread
+would only add hand-offs and contention for the interpreter lock. Others (the MiniLM encoder,
+on ONNX Runtime) run on a worker thread, where their kernels leave the loop free."""
 INLINE_CHARS = 50_000
 """Largest batch (characters) scored on the loop: a bigger one (a long request) goes to a
 worker thread, so it cannot stall every open stream for the time it takes."""
@@ -39,7 +39,11 @@ class BatchingGuard:
         self.guard = guard
         self.manifest = guard.manifest
         self.max_batch = max_batch
-        self.inline = all(b.name in INLINE_BACKENDS for b in guard.backends.values())
+        self.inline = {s: b.name in INLINE_BACKENDS for s, b in guard.backends.items()}
+        self.inline_prefilter = {
+            s: s not in guard.prefilters or guard.prefilters[s].name in INLINE_BACKENDS
+            for s in guard.backends
+        }
         self._jobs: list[_Job] = []
         self._worker: asyncio.Task[None] | None = None
 
@@ -79,10 +83,7 @@ class BatchingGuard:
             return
         texts = [t for j in jobs for t in j.texts]
         try:
-            if self.inline and sum(map(len, texts)) <= INLINE_CHARS:
-                verdicts = self.guard.classify(texts, stage)
-            else:
-                verdicts = await anyio.to_thread.run_sync(self.guard.classify, texts, stage)
+            verdicts = await self._classify(texts, stage)
         except Exception as ex:  # each caller sees the failure and blocks (fail closed)
             for job in jobs:
                 if not job.future.done():
@@ -93,3 +94,21 @@ class BatchingGuard:
             if not job.future.done():  # a caller that left (client disconnect) is skipped
                 job.future.set_result(verdicts[start : start + len(job.texts)])
             start += len(job.texts)
+
+    async def _classify(self, texts: list[str], stage: Stage) -> list[Verdict]:
+        """`Guard.classify`: the prefilter and the classifier each inline or on a thread."""
+        guard = self.guard
+        if sum(map(len, texts)) > INLINE_CHARS:
+            return await anyio.to_thread.run_sync(guard.classify, texts, stage)
+        if self.inline_prefilter[stage]:
+            first = guard.prescreen(texts, stage)
+        else:
+            first = await anyio.to_thread.run_sync(guard.prescreen, texts, stage)
+        todo = [t for t, v in zip(texts, first, strict=True) if v is None]
+        if not todo:
+            judged: list[Verdict] = []
+        elif self.inline[stage]:
+            judged = guard.judge(todo, stage)
+        else:
+            judged = await anyio.to_thread.run_sync(guard.judge, todo, stage)
+        return merge(first, judged)

@@ -34,6 +34,11 @@ class ProxyMetrics:
             "redline_proxy_first_token_seconds", "Time to the first released content (streams).",
             buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.screens = Counter(
+            "redline_proxy_screens", "Guard screens by stage and what decided them: the "
+            "stage's prefilter, its classifier, or an error.",
+            ["stage", "by"], registry=r,
+        )  # fmt: skip
         self.screen = Histogram(
             "redline_proxy_screen_seconds", "Time of one guard screen, by stage.",
             ["stage"], buckets=SCREEN_BUCKETS, registry=r,

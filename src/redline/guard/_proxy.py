@@ -260,17 +260,24 @@ class GuardProxy:
     async def start(self) -> None:
         """Load the guard's models and open the upstream connection pool.
 
-        One screen per stage before the first request loads the guard's encoder (or exports
-        it, on a machine that never ran one: seconds), so no request waits for it; if it fails,
+        One screen per stage, by its prefilter and by its classifier, before the first request
+        loads the guard's models (and exports the encoder, on a machine that never ran one:
+        seconds), so no request waits for them; if it fails,
         the proxy still starts and every request is blocked (fail closed).
 
         The pool is aiohttp's rather than httpx's: relaying a stream is one read and one parse
         per upstream event, and aiohttp's C parser and lean pool cost a fraction of httpx's.
         """
+        guard = self.guard.guard
+
+        def warm_up(stage: Stage) -> None:  # the classifier too, where a prefilter would clear
+            guard.prescreen([WARM_UP], stage)
+            guard.judge([WARM_UP], stage)
+
         stages: tuple[Stage, ...] = ("input", "output")
         for stage in stages:
             try:
-                await anyio.to_thread.run_sync(self.guard.guard.classify, [WARM_UP], stage)
+                await anyio.to_thread.run_sync(warm_up, stage)
             except Exception as ex:
                 LOG.warning("the guard failed its warm-up screen (%s): every request will "
                             "be blocked", f"{type(ex).__name__}: {ex}")  # fmt: skip
@@ -323,14 +330,21 @@ class GuardProxy:
                 raise too_big
         return bytes(body)
 
-    async def screen_input(self, messages: list[dict[str, str]]) -> Verdict:
-        """Screen the user turns; a guard failure gives a flagged verdict."""
+    async def screen(
+        self, stage: Stage, messages: list[dict[str, str]], response: str = ""
+    ) -> Verdict:
+        """One screen, batched with other requests'; a guard failure gives a flagged verdict."""
         started = time.perf_counter()
         try:
-            verdict = await self.guard.screen_input(messages)
+            if stage == "input":
+                verdict = await self.guard.screen_input(messages)
+            else:
+                verdict = await self.guard.screen_output(messages, response)
         except Exception as ex:
-            verdict = failed_verdict(self.guard, "input", ex)
-        self.metrics.screen.labels("input").observe(time.perf_counter() - started)
+            verdict = failed_verdict(self.guard, stage, ex)
+        self.metrics.screen.labels(stage).observe(time.perf_counter() - started)
+        by = "error" if verdict.error else "prefilter" if verdict.prefiltered else "classifier"
+        self.metrics.screens.labels(stage, by).inc()
         return verdict
 
     # --- the upstream ---
@@ -378,7 +392,7 @@ class GuardProxy:
         req = ex.request = parse_request(await self.read_body(request))
         messages = req.conversation()
         ex.input_text = conversation_text(messages)
-        verdict = ex.input_verdict = await self.screen_input(messages)
+        verdict = ex.input_verdict = await self.screen("input", messages)
         headers = {"x-request-id": ex.request_id}
         if verdict.flagged:
             self.finish(ex, 200, blocked="input")
@@ -398,13 +412,7 @@ class GuardProxy:
             raise self.upstream_failure("invalid", 502, "invalid upstream response") from err
         finally:
             upstream.release()
-        started = time.perf_counter()
-        try:
-            out = await self.guard.screen_output(messages, content)
-        except Exception as err:
-            out = failed_verdict(self.guard, "output", err)
-        self.metrics.screen.labels("output").observe(time.perf_counter() - started)
-        ex.output_verdict = out
+        out = ex.output_verdict = await self.screen("output", messages, content)
         if out.flagged:
             content = self.config.refusal
             choice["finish_reason"] = "content_filter"
@@ -482,7 +490,8 @@ class GuardProxy:
                     for choice in chunk.get("choices") or []:
                         token = (choice.get("delta") or {}).get("content")
                         if token and screen.add(token):
-                            released = screen.judge(await self.screen_output(messages, screen))
+                            verdict = await self.screen("output", messages, screen.text)
+                            released = screen.judge(verdict)
                             if released:
                                 yield out + self.release(head, ex, released)
                                 out = ""
@@ -495,7 +504,7 @@ class GuardProxy:
             if not ended and not screen.stopped:
                 raise ValueError("the upstream stream ended before its last chunk")
             if screen.held_back and not screen.stopped:
-                rest = screen.judge(await self.screen_output(messages, screen))
+                rest = screen.judge(await self.screen("output", messages, screen.text))
                 if rest:
                     out += self.release(head, ex, rest)
             if not role_sent:
@@ -529,16 +538,6 @@ class GuardProxy:
             self.metrics.first_token.observe(time.perf_counter() - ex.started)
         ex.output_text += text
         return head.chunk({"content": text})
-
-    async def screen_output(self, messages: list[dict[str, str]], screen: StreamScreen) -> Verdict:
-        """Screen a stream's text so far (batched with other streams); a failure flags it."""
-        started = time.perf_counter()
-        try:
-            verdict = await self.guard.screen_output(messages, screen.text)
-        except Exception as ex:
-            verdict = failed_verdict(self.guard, "output", ex)
-        self.metrics.screen.labels("output").observe(time.perf_counter() - started)
-        return verdict
 
     # --- accounting ---
 

@@ -16,9 +16,9 @@ class StreamScreen:
     and again after each further window of tokens. The window starts at `every` and doubles
     after each screen up to `max_every` (default: it stays at `every`): each screen scores the
     whole response, so fixed windows cost time quadratic in its length, doubling ones linear,
-    while the first text still goes out after `every` tokens. The score is a running maximum,
-    so a flag never clears. Released text has always been screened; a guard error stops the
-    stream (fail closed).
+    while the first text still goes out after `every` tokens. A flag never clears: once a
+    screen flags the response, nothing more is released. Released text has always been
+    screened; a guard error stops the stream (fail closed).
     """
 
     def __init__(
@@ -42,8 +42,8 @@ class StreamScreen:
         self.text = ""
         self.released = 0
         self.pending = 0
-        self.max_score = 0.0
         self.verdict: Verdict | None = None
+        """The verdict that stopped the stream, or the highest-scoring one so far."""
         self.stopped = False
         self.screens = 0
 
@@ -69,13 +69,12 @@ class StreamScreen:
         self.screens += 1
         self.pending = 0
         self.window = min(2 * self.window, self.max_every)
-        if self.verdict is None or verdict.score > self.max_score or verdict.error is not None:
+        if not self.stopped and (
+            self.verdict is None or verdict.flagged or verdict.score > self.verdict.score
+        ):
             self.verdict = verdict
-        self.max_score = max(self.max_score, verdict.score)
-        # fail closed: a screen that failed stops the stream whatever its score
-        self.stopped = (
-            self.stopped or verdict.error is not None or self.max_score > verdict.threshold
-        )
+        # a flag never clears; a screen that failed is flagged (fail closed)
+        self.stopped = self.stopped or verdict.flagged or verdict.error is not None
         if self.stopped:
             return ""
         out = self.held_back
