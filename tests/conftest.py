@@ -53,6 +53,23 @@ def tfidf_guard(tiny):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def prefiltered(tiny):  # type: ignore[no-untyped-def]
+    """A guard on the tiny constitution whose output stage has a prefilter (seconds to train).
+
+    Its classifier is TF-IDF too, registered as an expensive backend so it gets one.
+    """
+    from redline.guard import train_guard
+    from redline.guard._backends import BACKENDS
+    from tests.guard.costly import CostlyTfidf
+
+    BACKENDS[CostlyTfidf.name] = CostlyTfidf
+    try:
+        yield train_guard(tiny, backend=CostlyTfidf.name, seed=0, holdout=0.25)
+    finally:
+        del BACKENDS[CostlyTfidf.name]
+
+
+@pytest.fixture(scope="session")
 def tiny_file(tmp_path_factory):  # type: ignore[no-untyped-def]
     """The tiny test constitution as a YAML file."""
     from tests.guard.tiny import TINY

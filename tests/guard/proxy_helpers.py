@@ -34,6 +34,15 @@ class RecordingGuard(Guard):
         return super().judge(texts, stage)
 
 
+def with_bar(guard: Guard, escalate_at: float) -> RecordingGuard:
+    """The guard with its output prefilter's bar moved, recording what its classifier judges."""
+    manifest = guard.manifest.model_copy(deep=True)
+    info = manifest.stages["output"].prefilter
+    assert info is not None
+    info.escalate_at = escalate_at
+    return RecordingGuard(Guard(manifest, guard.backends, guard.prefilters))
+
+
 def proxy_config(upstream: str, audit: Path | None = None, **changes: Any) -> ProxyConfig:
     settings: dict[str, Any] = {
         "upstream": upstream,

@@ -52,7 +52,8 @@ class EvalReport(BaseModel):
     precision: float
     f1: float
     auprc: float
-    """Area under the precision-recall curve of the raw scores (threshold-free)."""
+    """Area under the precision-recall curve of the raw scores (threshold-free). Texts a
+    stage's prefilter cleared rank below the rest, by the prefilter's score."""
     latency_ms_p50: float
     latency_ms_p99: float
     per_category: dict[str, CategoryScore] = {}
@@ -155,16 +156,17 @@ def evaluate(
     """Screen every text one at a time (so latency is per message) and compare with labels."""
     from sklearn.metrics import average_precision_score
 
-    scores, latencies = [], []
+    ranks, flagged, latencies = [], [], []
     guard.classify(["warm-up"], stage)
     for row in rows:
         started = time.perf_counter()
         [verdict] = guard.classify([row.text], stage)
         latencies.append((time.perf_counter() - started) * 1000)
-        scores.append(verdict.score)
+        # a prefilter's scores are on a scale of their own: its cleared texts go below the rest
+        ranks.append(verdict.score - 1.0 if verdict.prefiltered else verdict.score)
+        flagged.append(verdict.flagged)
     threshold = guard.manifest.stages[stage].threshold
-    s, labels = np.asarray(scores), np.asarray([r.label for r in rows])
-    flags = s > threshold
+    s, labels, flags = np.asarray(ranks), np.asarray([r.label for r in rows]), np.asarray(flagged)
     precision, tpr, f1 = _prf(flags, labels)
     per_category = {}
     for cat in sorted({c for r in rows for c in r.categories}):
