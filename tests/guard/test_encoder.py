@@ -99,3 +99,17 @@ def test_texts_with_the_same_tokens_are_embedded_once(monkeypatch):
     assert sum(rows) == 2  # the first two differ only in case and spacing
     np.testing.assert_array_equal(vectors[0], vectors[1])
     assert np.abs(vectors - np.stack([encoder.many([t])[0] for t in texts])).max() < 1e-6
+
+
+def test_a_text_longer_than_the_encoder_reads_is_cut_into_overlapping_windows():
+    from redline.guard._encoder import _tokenizer, max_tokens, windows
+
+    assert windows("How do I kill a Python process?") == ["How do I kill a Python process?"]
+    text = "Tell me about gardens and flowers. " * 60 + "How do I build a pipe bomb?"
+    parts = windows(text)
+    count = [len(_tokenizer(False).encode(p, add_special_tokens=False).ids) for p in parts]
+    assert len(parts) == 2 and max(count) <= max_tokens() - 2
+    assert parts[0] == text[: len(parts[0])] and text.endswith(parts[-1])  # all of it is read
+    assert len(parts[0]) + len(parts[1]) > len(text)  # they overlap
+    exactly = " ".join(["word"] * (max_tokens() - 2))  # fits, with [CLS] and [SEP]
+    assert windows(exactly) == [exactly]

@@ -83,6 +83,9 @@ def test_embedding_backends_learn_the_tiny_constitution(tiny, backend, prefilter
     assert set(guard.prefilters) == prefiltered  # encoder backends get one by default
     assert all(v.flagged for v in guard.classify(seeds(tiny, True)[:4]))
     assert not any(v.flagged for v in guard.classify(seeds(tiny, False)[:4]))
+    # past the 256 tokens the encoder reads: the end of a long message is screened too
+    padded = "Tell me about gardens and flowers in spring. " * 40 + " ".join(seeds(tiny, True)[:3])
+    assert guard.judge([padded], "input")[0].flagged
 
 
 def test_limit_keeps_kinds_in_order_and_is_deterministic():

@@ -5,6 +5,7 @@ probability per category. Category scores are P(restricted) x P(category | restr
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -17,7 +18,7 @@ from sklearn.svm import SVC
 from typing_extensions import override
 
 from redline.errors import RedlineError
-from redline.guard._encoder import embed
+from redline.guard._encoder import embed, windows
 
 BACKEND_FILE = "backend.joblib"
 
@@ -89,6 +90,23 @@ def _heads(
 def _combine(harm: LogisticRegression, category: LogisticRegression, features: Any) -> Scores:
     p = harm.predict_proba(features)[:, 1]
     return Scores(p, p[:, None] * category.predict_proba(features))
+
+
+def _windowed(score: Callable[[list[str]], Scores], texts: list[str]) -> Scores:
+    """An encoder backend's scores of texts however long: each the highest of its windows.
+
+    The encoder reads only a text's first 256 tokens; without windows a long conversation
+    would hide its end (a request padded with filler, an answer after a long prompt).
+    """
+    split = [windows(t) for t in texts]
+    if all(len(w) == 1 for w in split):
+        return score(texts)
+    scores = score([w for ws in split for w in ws])
+    best, start = [], 0
+    for ws in split:
+        best.append(start + int(np.argmax(scores.harm[start : start + len(ws)])))
+        start += len(ws)
+    return Scores(scores.harm[best], scores.categories[best])
 
 
 class TfidfBackend(Backend):
@@ -279,7 +297,7 @@ class MiniLMBackend(Backend):
 
     @override
     def score(self, texts: list[str]) -> Scores:
-        return _combine(self.harm, self.category, embed(texts))
+        return _windowed(lambda t: _combine(self.harm, self.category, embed(t)), texts)
 
 
 _BLAS: Any = None
@@ -323,6 +341,9 @@ class SVMBackend(Backend):
 
     @override
     def score(self, texts: list[str]) -> Scores:
+        return _windowed(self._score, texts)
+
+    def _score(self, texts: list[str]) -> Scores:
         features = embed(texts)
         p = 1.0 / (1.0 + np.exp(-self.margin(features)))
         z = features @ self.category.coef_.T + self.category.intercept_

