@@ -1,6 +1,7 @@
 """A stage's cheap prefilter: calibration, what it clears, and what the classifier still sees."""
 
 import asyncio
+import threading
 
 import httpx
 import numpy as np
@@ -174,3 +175,33 @@ def test_the_red_team_guard_judge_scores_with_the_classifier(prefiltered):
     judgement = asyncio.run(GuardJudge(guard).judge(HARMFUL, "Sure, here is the first step."))
     assert guard.calls == [("output", ["Sure, here is the first step."])]
     assert judgement.score == guard.judge(["Sure, here is the first step."], "output")[0].score
+
+
+class BlockedInput(RecordingGuard):
+    """The input classifier waits until the test lets it go."""
+
+    def __init__(self, guard: Guard) -> None:
+        super().__init__(guard)
+        self.go = threading.Event()
+
+    def judge(self, texts, stage):  # type: ignore[no-untyped-def]
+        if stage == "input":
+            self.go.wait(30)
+        return super().judge(texts, stage)
+
+
+def test_a_cleared_output_screen_does_not_wait_for_a_busy_classifier(prefiltered):
+    guard = BlockedInput(with_bar(prefiltered, 1.1))
+    batcher = BatchingGuard(guard)
+
+    async def screens() -> tuple[Verdict, bool]:
+        busy = asyncio.create_task(batcher.screen_input(BENIGN))
+        await asyncio.sleep(0.05)  # the input screen is on the worker thread, blocked
+        out = await asyncio.wait_for(batcher.screen_output(BENIGN, "About 80 dollars."), 10)
+        waiting = not busy.done()
+        guard.go.set()
+        await busy
+        return out, waiting
+
+    out, input_still_waiting = asyncio.run(screens())
+    assert out.prefiltered and input_still_waiting

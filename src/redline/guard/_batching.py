@@ -1,14 +1,19 @@
-"""Merge the screens that concurrent requests ask for into one classifier call per stage.
+"""Merge the screens that concurrent requests ask for into one classifier call per step.
 
 Scoring has a fixed cost per call (vectorising, model dispatch), so when many streams are
 screened at once, one call for all of them is cheaper than one call each. Batches form
 naturally: the screens asked for in one turn of the event loop, or while a batch is scored,
 go together into the next call.
+
+Each step of each stage (a stage's prefilter, its classifier) batches on a lane of its own,
+so a cheap step never waits behind an expensive one: an answer the output prefilter clears
+is released while the MiniLM encoder is still busy with another request's input screen.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import anyio
 
@@ -24,12 +29,67 @@ INLINE_CHARS = 50_000
 """Largest batch (characters) scored on the loop: a bigger one (a long request) goes to a
 worker thread, so it cannot stall every open stream for the time it takes."""
 
+T = TypeVar("T")
+
 
 @dataclass
-class _Job:
+class _Job(Generic[T]):
     texts: list[str]
-    stage: Stage
-    future: "asyncio.Future[list[Verdict]]"
+    future: "asyncio.Future[list[T]]"
+
+
+class _Lane(Generic[T]):
+    """Batches the texts asked for while its previous call runs into the next call."""
+
+    def __init__(
+        self,
+        score: Callable[[list[str]], list[T]],
+        inline: bool,
+        worker: anyio.CapacityLimiter,
+        max_batch: int,
+    ) -> None:
+        self.score, self.inline, self.worker, self.max_batch = score, inline, worker, max_batch
+        self._jobs: list[_Job[T]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self, texts: list[str]) -> list[T]:
+        """Results for `texts` from the next call; a failure is raised to every caller."""
+        job: _Job[T] = _Job(texts, asyncio.get_running_loop().create_future())
+        self._jobs.append(job)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._work())
+        return await job.future
+
+    async def _work(self) -> None:
+        # the task starts in the loop's next turn: the callers that asked in this turn join
+        while self._jobs:
+            jobs: list[_Job[T]] = []
+            size = 0
+            while self._jobs and (not jobs or size + len(self._jobs[0].texts) <= self.max_batch):
+                job = self._jobs.pop(0)
+                if not job.future.done():  # a caller that left (client disconnect) is skipped
+                    jobs.append(job)
+                    size += len(job.texts)
+            if jobs:
+                await self._call(jobs)
+
+    async def _call(self, jobs: list[_Job[T]]) -> None:
+        texts = [t for j in jobs for t in j.texts]
+        try:
+            if self.inline and sum(map(len, texts)) <= INLINE_CHARS:
+                results = self.score(texts)
+            else:  # one worker thread for the whole guard: its caches are not shared safely
+                results = await anyio.to_thread.run_sync(self.score, texts, limiter=self.worker)
+        except Exception as ex:  # each caller sees the failure and blocks (fail closed)
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(ex)
+            return
+        start = 0
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_result(results[start : start + len(job.texts)])
+            start += len(job.texts)
 
 
 class BatchingGuard:
@@ -39,21 +99,46 @@ class BatchingGuard:
         self.guard = guard
         self.manifest = guard.manifest
         self.max_batch = max_batch
-        self.inline = {s: b.name in INLINE_BACKENDS for s, b in guard.backends.items()}
-        self.inline_prefilter = {
-            s: s not in guard.prefilters or guard.prefilters[s].name in INLINE_BACKENDS
-            for s in guard.backends
-        }
-        self._jobs: list[_Job] = []
-        self._worker: asyncio.Task[None] | None = None
+        self._worker: anyio.CapacityLimiter | None = None
+        self._lanes: dict[tuple[Stage, str], _Lane[Verdict | None] | _Lane[Verdict]] = {}
+
+    def _prescreen(self, stage: Stage) -> _Lane[Verdict | None]:
+        key = (stage, "prefilter")
+        if key not in self._lanes:
+            self._lanes[key] = _Lane(
+                lambda texts: self.guard.prescreen(texts, stage),
+                self.guard.prefilters[stage].name in INLINE_BACKENDS,
+                self._thread(),
+                self.max_batch,
+            )
+        lane: _Lane[Verdict | None] = self._lanes[key]  # type: ignore[assignment]
+        return lane
+
+    def _judge(self, stage: Stage) -> _Lane[Verdict]:
+        key = (stage, "classifier")
+        if key not in self._lanes:
+            self._lanes[key] = _Lane(
+                lambda texts: self.guard.judge(texts, stage),
+                self.guard.backends[stage].name in INLINE_BACKENDS,
+                self._thread(),
+                self.max_batch,
+            )
+        lane: _Lane[Verdict] = self._lanes[key]  # type: ignore[assignment]
+        return lane
+
+    def _thread(self) -> anyio.CapacityLimiter:
+        if self._worker is None:  # made in the server's event loop, on first use
+            self._worker = anyio.CapacityLimiter(1)
+        return self._worker
 
     async def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
-        """Judge texts in the next batch; a failure of the guard is raised to every caller."""
-        job = _Job(list(texts), stage, asyncio.get_running_loop().create_future())
-        self._jobs.append(job)
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._work())
-        return await job.future
+        """Judge texts: the stage's prefilter, then its classifier, each in its next batch."""
+        if stage in self.guard.prefilters:
+            first = await self._prescreen(stage).run(list(texts))
+        else:
+            first = [None] * len(texts)
+        todo = [t for t, v in zip(texts, first, strict=True) if v is None]
+        return merge(first, await self._judge(stage).run(todo) if todo else [])
 
     async def screen_input(self, messages: Sequence[dict[str, str]] | str) -> Verdict:
         """`Guard.screen_input`, batched."""
@@ -64,51 +149,3 @@ class BatchingGuard:
     ) -> Verdict:
         """`Guard.screen_output`, batched."""
         return (await self.classify([output_text(messages, response)], "output"))[0]
-
-    async def _work(self) -> None:
-        # the task starts in the loop's next turn: the callers that asked in this turn join
-        while self._jobs:
-            jobs: list[_Job] = []
-            size = 0
-            while self._jobs and (not jobs or size + len(self._jobs[0].texts) <= self.max_batch):
-                job = self._jobs.pop(0)
-                jobs.append(job)
-                size += len(job.texts)
-            for stage in ("input", "output"):
-                await self._run([j for j in jobs if j.stage == stage and not j.future.done()],
-                                stage)  # fmt: skip
-
-    async def _run(self, jobs: list[_Job], stage: Stage) -> None:
-        if not jobs:
-            return
-        texts = [t for j in jobs for t in j.texts]
-        try:
-            verdicts = await self._classify(texts, stage)
-        except Exception as ex:  # each caller sees the failure and blocks (fail closed)
-            for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(ex)
-            return
-        start = 0
-        for job in jobs:
-            if not job.future.done():  # a caller that left (client disconnect) is skipped
-                job.future.set_result(verdicts[start : start + len(job.texts)])
-            start += len(job.texts)
-
-    async def _classify(self, texts: list[str], stage: Stage) -> list[Verdict]:
-        """`Guard.classify`: the prefilter and the classifier each inline or on a thread."""
-        guard = self.guard
-        if sum(map(len, texts)) > INLINE_CHARS:
-            return await anyio.to_thread.run_sync(guard.classify, texts, stage)
-        if self.inline_prefilter[stage]:
-            first = guard.prescreen(texts, stage)
-        else:
-            first = await anyio.to_thread.run_sync(guard.prescreen, texts, stage)
-        todo = [t for t, v in zip(texts, first, strict=True) if v is None]
-        if not todo:
-            judged: list[Verdict] = []
-        elif self.inline[stage]:
-            judged = guard.judge(todo, stage)
-        else:
-            judged = await anyio.to_thread.run_sync(guard.judge, todo, stage)
-        return merge(first, judged)
