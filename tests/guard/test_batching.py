@@ -16,7 +16,7 @@ def test_concurrent_screens_share_one_call_per_stage(tfidf_guard, inline):
     inner = RecordingGuard(tfidf_guard)
     batcher = BatchingGuard(inner)
     for stage in ("input", "output"):
-        lane = batcher._judge(stage)
+        lane = batcher._lane(stage, "classifier")
         assert lane.inline  # tfidf is scored on the loop; MiniLM on a thread
         lane.inline = inline
 

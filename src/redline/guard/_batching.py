@@ -13,7 +13,7 @@ is released while the MiniLM encoder is still busy with another request's input 
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 
@@ -100,31 +100,25 @@ class BatchingGuard:
         self.manifest = guard.manifest
         self.max_batch = max_batch
         self._worker: anyio.CapacityLimiter | None = None
-        self._lanes: dict[tuple[Stage, str], _Lane[Verdict | None] | _Lane[Verdict]] = {}
+        self._lanes: dict[tuple[Stage, str], _Lane[Any]] = {}
 
-    def _prescreen(self, stage: Stage) -> _Lane[Verdict | None]:
-        key = (stage, "prefilter")
+    def _lane(self, stage: Stage, step: Literal["prefilter", "classifier"]) -> _Lane[Any]:
+        """The lane of one step of a stage (made on first use)."""
+        key = (stage, step)
         if key not in self._lanes:
+            guard = self.guard
+            backend, score = (
+                (guard.prefilters[stage], guard.prescreen)
+                if step == "prefilter"
+                else (guard.backends[stage], guard.judge)
+            )
             self._lanes[key] = _Lane(
-                lambda texts: self.guard.prescreen(texts, stage),
-                self.guard.prefilters[stage].name in INLINE_BACKENDS,
+                lambda texts: score(texts, stage),
+                backend.name in INLINE_BACKENDS,
                 self._thread(),
                 self.max_batch,
             )
-        lane: _Lane[Verdict | None] = self._lanes[key]  # type: ignore[assignment]
-        return lane
-
-    def _judge(self, stage: Stage) -> _Lane[Verdict]:
-        key = (stage, "classifier")
-        if key not in self._lanes:
-            self._lanes[key] = _Lane(
-                lambda texts: self.guard.judge(texts, stage),
-                self.guard.backends[stage].name in INLINE_BACKENDS,
-                self._thread(),
-                self.max_batch,
-            )
-        lane: _Lane[Verdict] = self._lanes[key]  # type: ignore[assignment]
-        return lane
+        return self._lanes[key]
 
     def _thread(self) -> anyio.CapacityLimiter:
         if self._worker is None:  # made in the server's event loop, on first use
@@ -133,12 +127,11 @@ class BatchingGuard:
 
     async def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
         """Judge texts: the stage's prefilter, then its classifier, each in its next batch."""
+        first: list[Verdict | None] = [None] * len(texts)
         if stage in self.guard.prefilters:
-            first = await self._prescreen(stage).run(list(texts))
-        else:
-            first = [None] * len(texts)
+            first = await self._lane(stage, "prefilter").run(list(texts))
         todo = [t for t, v in zip(texts, first, strict=True) if v is None]
-        return merge(first, await self._judge(stage).run(todo) if todo else [])
+        return merge(first, await self._lane(stage, "classifier").run(todo) if todo else [])
 
     async def screen_input(self, messages: Sequence[dict[str, str]] | str) -> Verdict:
         """`Guard.screen_input`, batched."""
