@@ -183,8 +183,10 @@ class _TfidfScorer:
         harm, category = backend.harm, backend.category
         self.harm_coef, self.harm_intercept = harm.coef_[0], float(harm.intercept_[0])
         # without a category head: no columns, so every category sum below is empty
-        self.cat_coef = category.coef_.T if category else np.zeros((len(self.harm_coef), 0))
-        self.cat_intercept = category.intercept_ if category else np.zeros(0)
+        self.cat_coef = (
+            category.coef_.T if category is not None else np.zeros((len(self.harm_coef), 0))
+        )
+        self.cat_intercept = category.intercept_ if category is not None else np.zeros(0)
 
     def _char_ids(self, word: str) -> np.ndarray:
         ids = self.words.get(word)
