@@ -147,7 +147,7 @@ def windows(text: str) -> list[str]:
 
     The encoder reads the first `max_tokens()` tokens of a text and nothing after them, so a
     long text is cut into windows that each fit, every one overlapping the next by a quarter:
-    a restricted passage anywhere in it is read whole by at least one of them.
+    a passage of up to a quarter window (63 tokens) anywhere in it is read whole by one of them.
     """
     width = max_tokens() - 2  # [CLS] and [SEP]
     if len(text) <= width:  # every token covers at least one character: it fits

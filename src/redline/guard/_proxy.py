@@ -262,8 +262,8 @@ class GuardProxy:
 
         One screen per stage, by its prefilter and by its classifier, before the first request
         loads the guard's models (and exports the encoder, on a machine that never ran one:
-        seconds), so no request waits for them; if it fails,
-        the proxy still starts and every request is blocked (fail closed).
+        seconds), so no request waits for them; if it fails, the proxy still starts and every
+        request is blocked (fail closed).
 
         The pool is aiohttp's rather than httpx's: relaying a stream is one read and one parse
         per upstream event, and aiohttp's C parser and lean pool cost a fraction of httpx's.
