@@ -37,10 +37,10 @@ from sklearn.svm import SVC
 from torch import nn
 
 from redline.guard import load_constitution
-from redline.guard._data import augment, limit, seed_examples, split_by_source
+from redline.guard._backends import SVMBackend
 from redline.guard._encoder import Encoder, model_dir
-from redline.guard._evaluate import load_eval_data
-from redline.guard._guard import CALIBRATION_SHARE, STAGE_SHARES, calibrate
+from redline.guard._evaluate import _prf, load_eval_data
+from redline.guard._guard import calibrate, stage_examples, stage_sample
 from redline.guard._normalize import views
 
 SETS = {
@@ -48,17 +48,13 @@ SETS = {
     "jbb": ("jbb_behaviors", "jbb"),
     "moderation": ("openai_moderation/samples-1680.jsonl.gz", "openai-moderation"),
 }
-MAX_TRAIN = 6000
 Scorer = Callable[[list[int]], np.ndarray]
 
 
 def sample(seed: int = 0) -> dict[str, list[tuple[str, int]]]:
     """The input stage's training and calibration sample, drawn as `train_guard` draws it."""
-    seeds = seed_examples(load_constitution("default"), seed)
-    train, calib = split_by_source(seeds + augment(seeds, 4, seed), 0.2, seed)
-    shares = STAGE_SHARES["input"]
-    train = limit(train, MAX_TRAIN, shares, seed)
-    calib = limit(calib, MAX_TRAIN // CALIBRATION_SHARE, shares, seed)
+    examples = stage_examples(load_constitution("default"), seed)["input"]
+    train, calib = stage_sample(examples, "input", SVMBackend.max_train, 0.2, seed)
     return {
         "train": [(e.text, e.label) for e in train],
         "calib": [(e.text, e.label) for e in calib],
@@ -73,8 +69,7 @@ def embed_states(texts: list[str], lower: bool) -> dict[str, list[np.ndarray]]:
     out: dict[str, list[Any]] = {"l6": [None] * len(texts)}
     for start in range(0, len(order), 16):
         chunk = order[start : start + 16]
-        ids, mask = _padded([tokens[i] for i in chunk])
-        (hidden,) = encoder.session(2).run(None, {"input_ids": ids, "attention_mask": mask})
+        hidden, _ = encoder.hidden([tokens[i] for i in chunk], threads=2)
         for j, i in enumerate(chunk):
             out["l6"][i] = hidden[j, : len(tokens[i])].astype(np.float16)
     if lower:
@@ -85,24 +80,16 @@ def embed_states(texts: list[str], lower: bool) -> dict[str, list[np.ndarray]]:
         with torch.inference_mode():
             for start in range(0, len(order), 32):
                 chunk = order[start : start + 32]
-                ids, mask = _padded([tokens[i] for i in chunk])
+                width = max(len(tokens[i]) for i in chunk)
+                ids = torch.tensor([tokens[i] + [0] * (width - len(tokens[i])) for i in chunk])
                 hidden = model(
-                    input_ids=torch.from_numpy(ids),
-                    attention_mask=torch.from_numpy(mask),
-                    output_hidden_states=True,
+                    input_ids=ids, attention_mask=(ids != 0).long(), output_hidden_states=True
                 ).hidden_states
                 for j, i in enumerate(chunk):
                     for layer in (4, 5):
                         state = hidden[layer][j, : len(tokens[i])].numpy()
                         out[f"l{layer}"][i] = state.astype(np.float16)
     return out
-
-
-def _padded(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.zeros((len(rows), max(map(len, rows))), dtype=np.int64)
-    for j, row in enumerate(rows):
-        ids[j, : len(row)] = row
-    return ids, (ids != 0).astype(np.int64)
 
 
 def _batch(states: list[np.ndarray], idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -293,12 +280,11 @@ def main() -> None:
             s = np.asarray([max(score[where[v.text]] for v in views(r.text)) for r in rows])
             y = np.asarray([r.label for r in rows])
             flags = s > threshold
-            tp = float(np.sum(flags & (y == 1)))
             row[key] = {
                 "auprc": round(float(average_precision_score(y, s)), 3),
                 "tpr": round(float(flags[y == 1].mean()), 3),
                 "fpr": round(float(flags[y == 0].mean()), 3),
-                "f1": round(2 * tp / max(1.0, float(flags.sum() + y.sum())), 3),
+                "f1": round(_prf(flags, y)[2], 3),
             }
         results.append(row)
         x, j, m = row["xstest"], row["jbb"], row["moderation"]

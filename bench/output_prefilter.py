@@ -1,10 +1,11 @@
 """The output stage's prefilter on real model answers: what it clears, what it costs in recall.
 
-Streams XSTest's model completions (`../shared/data/xstest/model_completions/`) through the
-output stage as the proxy does: the prompt plus the answer so far, screened after 8 words, then
-after windows doubling up to 32 (`--every`, `--every-max`). Each screen is scored by the
-stage's prefilter and by its classifier; a stream is flagged at its first flagged screen, by
-the classifier alone or by the cascade (the classifier sees only what the prefilter escalates).
+Streams XSTest's model completions (`../shared/data/xstest/model_completions/`) word by
+word through a `StreamScreen`, as the proxy does: the prompt plus the answer so far, screened
+after 8 words, then after windows doubling up to 32 (`--every`, `--every-max`). Each screen is
+scored by the stage's prefilter and by its classifier; a stream is flagged at its first
+flagged screen, by the classifier alone or by the cascade (the classifier sees only what the
+prefilter escalates).
 Harmful exchanges: an unsafe (contrast) prompt fully complied with; benign: a safe prompt
 answered any way, or an unsafe one refused. Partial refusals of unsafe prompts are left out.
 Usage: python bench/output_prefilter.py --guard DIR [--data ../shared/data] [--models all]
@@ -20,7 +21,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from redline.guard import Guard, default_guard_dir
+from redline.guard import Guard, StreamScreen, Verdict, default_guard_dir
 from redline.guard._guard import output_text
 
 MODELS = ("gpt4", "llama2new", "llama2orig", "mistralguard", "mistralinstruct")
@@ -41,14 +42,25 @@ def exchanges(data: Path, models: list[str]) -> list[tuple[str, str, int]]:
     return out
 
 
-def screen_points(words: int, every: int, every_max: int) -> list[int]:
-    """Word counts at which a stream of `words` words is screened (the last one at the end)."""
-    points, window, at = [], every, 0
-    while at + window < words:
-        at += window
-        points.append(at)
-        window = min(2 * window, every_max)
-    return [*points, words]
+class ScreenRecorder:
+    """Stands in for the guard in a `StreamScreen`: records what it screens, flags nothing."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def screen_output(self, messages: str, response: str) -> Verdict:
+        self.texts.append(output_text(messages, response))
+        return Verdict(stage="output", score=0.0, threshold=1.0, flagged=False, categories={},
+                       view="raw")  # fmt: skip
+
+
+def screened_texts(prompt: str, completion: str, every: int, every_max: int) -> list[str]:
+    """What the proxy's output stage screens as the completion streams in word by word."""
+    recorder = ScreenRecorder()
+    stream = StreamScreen(recorder, prompt, every, max_every=every_max)  # type: ignore[arg-type]
+    for _ in stream.filter(w + " " for w in completion.split()):
+        pass
+    return recorder.texts
 
 
 def main() -> None:
@@ -68,11 +80,7 @@ def main() -> None:
     models = list(MODELS) if args.models == "all" else args.models.split(",")
     rows = exchanges(args.data, models)
 
-    streams: list[list[str]] = []
-    for prompt, completion, _ in rows:
-        words = [w + " " for w in completion.split()]
-        points = screen_points(len(words), args.every, args.every_max)
-        streams.append([output_text(prompt, "".join(words[:n])) for n in points])
+    streams = [screened_texts(p, c, args.every, args.every_max) for p, c, _ in rows]
     texts = [t for s in streams for t in s]
     guard.classify(["warm-up"], "output")
     started = time.process_time()

@@ -195,8 +195,8 @@ class Encoder:
         """Token ids of each text, truncated as sentence-transformers truncates."""
         return [e.ids for e in self.tokenizer.encode_batch(texts)]
 
-    def run(self, ids: list[list[int]], threads: int = 1) -> np.ndarray:
-        """Embeddings of tokenised texts in one call: mean of the token vectors, unit length."""
+    def hidden(self, ids: list[list[int]], threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The last layer's token states of tokenised texts in one call, padded, and the mask."""
         width = max(map(len, ids))
         input_ids = np.zeros((len(ids), width), dtype=np.int64)
         mask = np.zeros((len(ids), width), dtype=np.int64)
@@ -205,6 +205,11 @@ class Encoder:
             mask[i, : len(row)] = 1
         inputs = {"input_ids": input_ids, "attention_mask": mask}
         (hidden,) = self.session(threads).run(None, inputs)
+        return hidden, mask
+
+    def run(self, ids: list[list[int]], threads: int = 1) -> np.ndarray:
+        """Embeddings of tokenised texts in one call: mean of the token vectors, unit length."""
+        hidden, mask = self.hidden(ids, threads)
         weights = mask[:, :, None].astype(np.float32)
         vectors = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
         unit: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

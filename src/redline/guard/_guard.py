@@ -277,6 +277,36 @@ def output_text(messages: Sequence[dict[str, str]] | str, response: str) -> str:
     return f"{conversation_text(messages)}\n{response}"
 
 
+def stage_examples(
+    constitution: Constitution,
+    seed: int = 0,
+    augment_per_seed: int = 4,
+    extra: Sequence[Example] = (),
+) -> dict[Stage, list[Example]]:
+    """Each stage's examples: seeds with their attacked variants, and request+response texts.
+
+    The output stage gets both kinds; the input stage only the first.
+    """
+    seeds = seed_examples(constitution, seed) + list(extra)
+    inputs = seeds + augment(seeds, augment_per_seed, seed)
+    outputs = output_examples(seeds, seed) + output_examples(augment(seeds, 1, seed + 1), seed)
+    return {"input": inputs, "output": outputs + inputs}
+
+
+def stage_sample(
+    examples: list[Example], stage: Stage, max_train: int | None, holdout: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """A stage's training and calibration sets, at most `max_train` and a sixth of it."""
+    train, calib = split_by_source(examples, holdout, seed)
+    if max_train is None:
+        return train, calib
+    shares = STAGE_SHARES[stage]
+    return (
+        limit(train, max_train, shares, seed),
+        limit(calib, max_train // CALIBRATION_SHARE, shares, seed),
+    )
+
+
 def _train_stage(
     backend_name: str,
     stage: Stage,
@@ -288,10 +318,6 @@ def _train_stage(
 ) -> tuple[Backend, Backend | None, StageInfo]:
     """Train and calibrate one stage; with `max_recall_loss`, a prefilter in front of it."""
     backend = new_backend(backend_name)
-    if backend.max_train is not None:
-        shares = STAGE_SHARES[stage]
-        train = limit(train, backend.max_train, shares, seed)
-        calib = limit(calib, backend.max_train // CALIBRATION_SHARE, shares, seed)
     texts, labels = [e.text for e in train], [e.label for e in train]
     backend.fit(texts, labels, [e.category for e in train], seed)
     scores = backend.score([e.text for e in calib]).harm
@@ -360,15 +386,12 @@ def train_guard(
     started = time.monotonic()
     if backend == CASCADE:
         backend, prefilter = DEFAULT_BACKEND, ("input", "output")
-    seeds = seed_examples(constitution, seed) + list(extra)
-    inputs = seeds + augment(seeds, augment_per_seed, seed)
-    outputs = output_examples(seeds, seed) + output_examples(augment(seeds, 1, seed + 1), seed)
-    plan: list[tuple[Stage, list[Example]]] = [("input", inputs), ("output", outputs + inputs)]
+    max_train = new_backend(backend).max_train
     backends: dict[Stage, Backend] = {}
     prefilters: dict[Stage, Backend] = {}
     stages: dict[str, StageInfo] = {}
-    for stage, examples in plan:
-        train, calib = split_by_source(examples, holdout, seed)
+    for stage, examples in stage_examples(constitution, seed, augment_per_seed, extra).items():
+        train, calib = stage_sample(examples, stage, max_train, holdout, seed)
         loss = max_recall_loss if stage in prefilter else None
         backends[stage], cheap, stages[stage] = _train_stage(
             backend, stage, train, calib, target_fpr, seed, loss
