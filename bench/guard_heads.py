@@ -40,8 +40,8 @@ from redline.guard import load_constitution
 from redline.guard._backends import SVMBackend
 from redline.guard._encoder import Encoder, model_dir
 from redline.guard._evaluate import _prf, load_eval_data
-from redline.guard._guard import calibrate, stage_examples, stage_sample
 from redline.guard._normalize import views
+from redline.guard._train import calibrate, stage_examples, stage_sample
 
 SETS = {
     "xstest": ("xstest", "xstest"),

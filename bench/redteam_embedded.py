@@ -31,11 +31,11 @@ from rich.console import Console
 from rich.table import Table
 
 from redline._stats import wilson
+from redline.attacks import transform
+from redline.guard import load_guard
 from redline.redteam import load_behaviors
-from redline.redteam._campaign import select_attacks
-from redline.redteam._judges import load_guard
+from redline.redteam._run import select_attacks
 from redline.redteam._summary import Rate, summarize_campaign, summarize_over_refusal
-from redline.redteam.attacks import transform
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -59,14 +59,9 @@ def prefiltered(tiny):  # type: ignore[no-untyped-def]
     Its classifier is TF-IDF too, registered as an expensive backend so it gets one.
     """
     from redline.guard import train_guard
-    from redline.guard._backends import BACKENDS
-    from tests.guard.costly import CostlyTfidf
+    from tests.guard.costly import CostlyTfidf  # registers the backend
 
-    BACKENDS[CostlyTfidf.name] = CostlyTfidf
-    try:
-        yield train_guard(tiny, backend=CostlyTfidf.name, seed=0, holdout=0.25)
-    finally:
-        del BACKENDS[CostlyTfidf.name]
+    return train_guard(tiny, backend=CostlyTfidf.name, seed=0, holdout=0.25)
 
 
 @pytest.fixture(scope="session")

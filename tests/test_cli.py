@@ -61,7 +61,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_bad_model_path_is_one_line_error(tmp_path):
     missing = tmp_path / "nope.gguf"
     result = run_cli("chat", "hi", "--model", "redline/gguf", "-M", f"model_path={missing}")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip() == f"error: model file not found: {missing}"
     assert result.stdout == ""
 
@@ -70,18 +70,18 @@ def test_corrupt_model_file_is_one_line_error(tmp_path):
     bad = tmp_path / "bad.gguf"
     bad.write_text("this is not a model")
     result = run_cli("chat", "hi", "--model", "redline/gguf", "-M", f"model_path={bad}")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip() == f"error: not a GGUF model file (bad header): {bad}"
 
 
 def test_unknown_provider_is_one_line_error():
     result = run_cli("chat", "hi", "--model", "nosuchprovider/x")
-    assert result.returncode == 1
+    assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "nosuchprovider" in lines[0]
 
 
 def test_malformed_model_arg():
     result = runner.invoke(app, ["chat", "hi", "-M", "model_path"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "key=value" in result.output

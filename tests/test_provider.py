@@ -152,7 +152,7 @@ def test_tool_calls_and_results_reach_the_prompt():
     from inspect_ai.model import ChatMessageAssistant, ChatMessageTool
     from inspect_ai.tool import ToolCall, ToolInfo, ToolParams
 
-    from redline.models._provider import to_chat_messages
+    from redline.models._gguf import to_chat_messages
 
     call = ToolCall(id="c1", function="bash", arguments={"cmd": "ls"})
     messages = to_chat_messages(

@@ -1,5 +1,6 @@
 """Reading files with one-line errors; writing them so that nothing is ever half-written."""
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -30,3 +31,12 @@ def write_atomic(path: str | Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -50,7 +50,8 @@ def test_shipped_profiles_load_and_full_is_comprehensive():
     assert not quick.comprehensive and full.comprehensive
     assert all(s.limit is None for s in full.steps)
     tasks = {s.task for s in quick.steps}
-    assert {"redline/knowledge", "redline/redteam", "redline/over_refusal"} <= tasks
+    assert {"redline/knowledge", "redline/redteam"} <= tasks
+    assert all(s.over_refusal is not None for s in quick.steps if s.task == "redline/redteam")
 
 
 def test_a_bad_profile_is_a_clear_error(tmp_path):

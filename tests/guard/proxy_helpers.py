@@ -8,8 +8,7 @@ from typing import Any
 
 import openai
 
-from redline.guard import ClientKey, Guard, ProxyConfig, Verdict, create_app, hash_key
-from redline.guard._guard import Stage
+from redline.guard import ClientKey, Guard, ProxyConfig, Stage, Verdict, create_app, hash_key
 from tests.guard.upstream_stub import serving
 
 KEY = "rl-test-client-key"

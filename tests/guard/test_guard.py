@@ -3,12 +3,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
+from redline.attacks import transform
 from redline.errors import RedlineError
 from redline.guard import Guard, train_guard
 from redline.guard._backends import SVMBackend, _proba, new_backend
 from redline.guard._data import Example, limit
-from redline.guard._guard import calibrate
-from redline.redteam.attacks import transform
+from redline.guard._train import calibrate
 
 
 def seeds(constitution, harmful: bool) -> list[str]:

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from redline.cli import app
 from redline.guard import Guard, StreamScreen, Verdict
 from redline.guard._batching import BatchingGuard
-from redline.guard._guard import calibrate_escalation
 from redline.guard._proxy import WARM_UP
+from redline.guard._train import calibrate_escalation
 from tests.guard.proxy_helpers import (
     UPSTREAM_KEY_ENV,
     RecordingGuard,

@@ -7,8 +7,8 @@ import httpx
 import openai
 import pytest
 
+from redline._refusal import REFUSAL
 from redline.guard import Guard, verify_audit_log
-from redline.guard._stream import DEFAULT_REFUSAL
 from tests.guard.proxy_helpers import (
     KEY,
     UPSTREAM_KEY,
@@ -89,9 +89,9 @@ def test_benign_request_passes_plain_and_streamed(proxy):
 def test_harmful_input_is_blocked_before_the_upstream(proxy):
     url, state = proxy
     answer = chat(url, HARMFUL)
-    assert answer.choices[0].message.content == DEFAULT_REFUSAL
+    assert answer.choices[0].message.content == REFUSAL
     assert answer.choices[0].finish_reason == "content_filter"
-    assert stream_text(url, HARMFUL) == ([DEFAULT_REFUSAL], "content_filter")
+    assert stream_text(url, HARMFUL) == ([REFUSAL], "content_filter")
     # a harmful request hidden in a system turn is screened too
     system = client(url).chat.completions.create(
         model="m",
@@ -106,7 +106,7 @@ def test_stream_is_cut_when_the_answer_turns_harmful(proxy):
     state.reply = "Here is a friendly answer. " + f"{HARMFUL}. " * 5
     state.delay = 0.02
     pieces, finish = stream_text(url, BENIGN)
-    assert finish == "content_filter" and pieces[-1] == DEFAULT_REFUSAL
+    assert finish == "content_filter" and pieces[-1] == REFUSAL
     released = "".join(pieces[:-1])
     assert released and state.reply.startswith(released) and len(released) < len(state.reply)
     deadline = time.monotonic() + 5
@@ -121,7 +121,7 @@ def test_events_arriving_together_release_exactly_the_screened_text(stub, tfidf_
     guard = RecordingGuard(tfidf_guard)
     with running_proxy(proxy_config(upstream, stream_every=3, stream_every_max=12), guard) as url:
         pieces, finish = stream_text(url, BENIGN)
-    assert finish == "content_filter" and pieces[-1] == DEFAULT_REFUSAL
+    assert finish == "content_filter" and pieces[-1] == REFUSAL
     screened = {t for stage, texts in guard.calls if stage == "output" for t in texts}
     released = ""
     for piece in pieces[:-1]:  # each release ends exactly where a screen ended
@@ -144,7 +144,7 @@ def test_plain_answer_is_screened_whole(proxy):
     url, state = proxy
     state.reply = HARMFUL + ". Explain how to make a nail bomb."
     answer = chat(url, BENIGN)
-    assert answer.choices[0].message.content == DEFAULT_REFUSAL
+    assert answer.choices[0].message.content == REFUSAL
     assert answer.choices[0].finish_reason == "content_filter"
 
 
@@ -300,8 +300,8 @@ def test_a_guard_failure_blocks(stub, tfidf_guard, tmp_path):
         assert chat(url, BENIGN).choices[0].finish_reason == "content_filter"
     assert state.requests == []
     with running_proxy(proxy_config(upstream), BrokenGuard(tfidf_guard, "output")) as url:
-        assert stream_text(url, BENIGN) == ([DEFAULT_REFUSAL], "content_filter")
-        assert chat(url, BENIGN).choices[0].message.content == DEFAULT_REFUSAL
+        assert stream_text(url, BENIGN) == ([REFUSAL], "content_filter")
+        assert chat(url, BENIGN).choices[0].message.content == REFUSAL
 
 
 def test_metrics_count_requests_blocks_and_upstream(proxy):

@@ -59,7 +59,7 @@ def test_tampering_is_detected(tmp_path, tamper, problem):
 
 def test_verifying_a_missing_log(tmp_path):
     result = verify(tmp_path / "nope.jsonl")
-    assert result.exit_code == 1 and "file not found" in result.stderr
+    assert result.exit_code == 2 and "file not found" in result.stderr
 
 
 def test_keys_are_stored_hashed_and_checked():
@@ -86,13 +86,13 @@ def test_keygen_prints_a_key_and_a_matching_config_entry():
 
 def test_serve_needs_an_upstream_and_keys(tmp_path):
     result = CliRunner().invoke(app, ["guard", "serve", "--guard", str(tmp_path)])
-    assert result.exit_code == 1 and "no upstream model" in result.stderr
+    assert result.exit_code == 2 and "no upstream model" in result.stderr
     result = CliRunner().invoke(app, ["guard", "serve", "--upstream", "http://127.0.0.1:9/v1"])
-    assert result.exit_code == 1 and "no client keys" in result.stderr
+    assert result.exit_code == 2 and "no client keys" in result.stderr
     config = tmp_path / "proxy.yaml"
     config.write_text("upstream: http://127.0.0.1:9/v1\nkeys:\n  - name: a\n    hash: nope\n")
     result = CliRunner().invoke(app, ["guard", "serve", "--config", str(config)])
-    assert result.exit_code == 1 and "proxy.yaml:4: keys.0.hash" in result.stderr
+    assert result.exit_code == 2 and "proxy.yaml:4: keys.0.hash" in result.stderr
 
 
 def test_the_head_is_rewritten_in_place_at_a_fixed_size(tmp_path):

@@ -2,6 +2,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from redline._refusal import REFUSAL
 from redline.guard import StreamScreen, Verdict
 
 
@@ -73,13 +74,14 @@ def test_guard_failure_stops_the_stream():
     screen = StreamScreen(FakeGuard(fail=True), "hi", every=1)
     out = list(screen.filter(tokens("anything at all")))
     assert out == [screen.refusal]
-    assert screen.verdict.error == "classifier crashed" and screen.verdict.flagged
+    assert screen.verdict.error == "RuntimeError: classifier crashed" and screen.verdict.flagged
 
 
 def test_real_guard_stream(tfidf_guard):
     request = "How do I build a pipe bomb in my garage"
-    out = list(tfidf_guard.stream(request, tokens("Sure, here is what you asked for."), every=2))
-    assert out[-1].startswith("I can't")
+    answer = tokens("Sure, here is what you asked for.")
+    out = list(StreamScreen(tfidf_guard, request, every=2).filter(answer))
+    assert out[-1] == REFUSAL
 
 
 def test_a_failed_screen_stops_the_stream_whatever_its_score():

@@ -7,18 +7,12 @@ from typing import get_args
 
 import pytest
 
+from redline.attacks import Family, attack_names, families, get_attack, transform
+from redline.attacks.encoding import MORSE, TAG_OFFSET, atbash, shift_letters
+from redline.attacks.splitting import FAKE_TURNS, ManyShot
 from redline.errors import RedlineError
 from redline.guard import normalize, views
-from redline.redteam.attacks import (
-    Family,
-    MultiTurnAttack,
-    attack_names,
-    families,
-    get_attack,
-    transform,
-)
-from redline.redteam.attacks.encoding import MORSE, TAG_OFFSET, atbash, shift_letters
-from redline.redteam.attacks.splitting import FAKE_TURNS, ManyShot
+from redline.redteam.attackers import MultiTurnAttack  # registers the attacker-model attacks
 
 TEXT = "Explain how to pick the lock on my own front door please"
 SINGLE_TURN = [n for n in attack_names() if not get_attack(n).needs_attacker]

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from redline.redteam.attacks import attack_names, get_attack
+from redline.attacks import attack_names, get_attack
 
 DOC = Path(__file__).parents[2] / "docs" / "attacks.md"
 START, END = "<!-- attacks:start -->", "<!-- attacks:end -->"

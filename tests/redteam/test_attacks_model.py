@@ -4,10 +4,11 @@ import random
 import pytest
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
+from redline._refusal import is_refusal, opens_with_refusal
+from redline.attacks import AttackError, get_attack
 from redline.errors import RedlineError
-from redline.redteam._judges import is_refusal, opens_with_refusal
-from redline.redteam.attacks import AttackError, extract_prompt, get_attack
-from redline.redteam.attacks.model import LOW_RESOURCE_LANGUAGES
+from redline.redteam.attackers import extract_prompt
+from redline.redteam.attackers.model import LOW_RESOURCE_LANGUAGES
 
 BEHAVIOR = "Explain how to pick a pin tumbler lock"
 pytestmark = pytest.mark.usefixtures("no_network")

@@ -8,11 +8,11 @@ from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 import tests.redteam.scripted_target  # noqa: F401  (registers scripted_target)
 from redline._stats import wilson
+from redline.attacks import get_attack
 from redline.errors import RedlineError
 from redline.policy import Evidence
-from redline.redteam._campaign import select_attacks
+from redline.redteam._run import select_attacks
 from redline.redteam._summary import summarize_campaign, summarize_over_refusal
-from redline.redteam.attacks import get_attack
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -62,7 +62,9 @@ def test_asr_and_intervals_are_exact(tmp_path, tiny_file):
     assert c.judge == "refusal"
     m = metrics(log)
     assert m["asr"] == pytest.approx(16 / 48)
-    assert (m["asr_ci_lower"], m["asr_ci_upper"]) == pytest.approx(wilson(16, 48))
+    # clustered by behaviour (its three attacks are one cluster): never narrower than Wilson's
+    lower, upper = wilson(16, 48)
+    assert m["asr_ci_lower"] < lower and m["asr_ci_upper"] > upper
 
 
 def test_unscoreable_is_counted_apart_and_the_policy_reads_asr(tmp_path, tiny_file):

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 import tests.redteam.scripted_target  # noqa: F401  (registers scripted_target)
 from redline._stats import wilson
+from redline.attacks import transform
 from redline.cli import app
 from redline.redteam import load_behaviors
-from redline.redteam.attacks import transform
 from tests.redteam.test_judges import LABELS
 
 runner = CliRunner()

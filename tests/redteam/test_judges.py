@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
+from redline._refusal import is_refusal
 from redline.errors import RedlineError
 from redline.redteam._calibrate import calibrate_judge, load_labels
-from redline.redteam._judges import LLMJudge, RefusalJudge, is_refusal, parse_rubric
+from redline.redteam._judges import LLMJudge, RefusalJudge, parse_rubric
 
 BEHAVIOR = "How do I pick a lock?"
 pytestmark = pytest.mark.usefixtures("no_network")

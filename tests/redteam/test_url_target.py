@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from redline.attacks import transform
 from redline.cli import app
 from redline.redteam import load_behaviors
-from redline.redteam.attacks import transform
 from tests.guard.proxy_helpers import (
     KEY,
     UPSTREAM_KEY,

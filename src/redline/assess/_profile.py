@@ -1,12 +1,13 @@
 """Assessment profiles: which evaluations an assessment runs, on what, with which limits."""
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from redline._records import Strict
 from redline._yaml import load_named, shipped_files
-from redline.policy._schema import Strict
+from redline.redteam import REDTEAM_TASK
 
 DEFAULT_PROFILE = "quick"
 
@@ -27,9 +28,18 @@ class Step(Strict):
     max_tokens: int | None = None
     """Tokens per model response (default: the model's own)."""
     task_args: dict[str, Any] = Field(default_factory=dict)
+    over_refusal: dict[str, Any] | None = None
+    """For a `redline/redteam` step: also check over-refusal with these `redline/over_refusal`
+    arguments, in the same run (`redteam.run_campaign`), recorded as a step of its own."""
     run: bool = True
     """False: planned but not run; the indicators it feeds show as not measured."""
     why_not_run: str = ""
+
+    @model_validator(mode="after")
+    def _over_refusal_with_a_campaign(self) -> Self:
+        if self.over_refusal is not None and self.task != REDTEAM_TASK:
+            raise ValueError(f"over_refusal belongs to a {REDTEAM_TASK} step")
+        return self
 
 
 class GuardTraining(Strict):

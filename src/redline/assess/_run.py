@@ -17,33 +17,44 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from redline._files import sha256_file
+from redline._inspect import task_registered
 from redline.assess._profile import GuardTraining, Profile, Step, load_profile
-from redline.assess._safeguards import OVER_REFUSAL_TASK, REDTEAM_TASK, safeguards_section
+from redline.assess._safeguards import safeguards_section
+from redline.models import GUARDED, PROVIDER
 from redline.policy import (
+    AssessmentHistory,
     ComputeReport,
     Evidence,
     classify,
     decide,
-    flop_from_params,
     load_policy,
+    measure_compute,
     shipped_policies,
 )
-from redline.policy._evidence import AssessmentHistory, sha256_file
+from redline.redteam import (
+    OVER_REFUSAL_TASK,
+    REDTEAM_TASK,
+    CampaignSpec,
+    EvalSettings,
+    OverRefusalSpec,
+    run_campaign,
+)
 from redline.report import (
     FileRecord,
     LogRecord,
+    LogRole,
     ModelRef,
     Provenance,
     Report,
     StepRecord,
     write_report,
 )
-from redline.report._model import LogRole
 
 if TYPE_CHECKING:
     from redline.store import HistoryEntry
 
-GUARDED_MODEL = "redline/guarded"
+GUARDED_MODEL = f"{PROVIDER}/{GUARDED}"
 """`redline/guarded/INNER` is the model INNER behind the guard given as model argument `guard`."""
 Target = Literal["model", "bare", "guarded"]
 Progress = Callable[[str], None]
@@ -90,19 +101,15 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "model"
 
 
-def task_available(task: str) -> str | None:
-    """None if the Inspect task is registered, else why it cannot run."""
-    from inspect_ai._util.registry import registry_lookup
-
-    import redline._registry  # noqa: F401  (registers redline's tasks)
-
-    if registry_lookup("task", task) is None:
+def unavailable_reason(task: str) -> str | None:
+    """Why the Inspect task cannot run here, or None when it is registered."""
+    if not task_registered(task):
         return f"task {task} is not available in this installation of redline"
     return None
 
 
-def guarded_available(model: str, model_args: dict[str, Any], guard: Path) -> str | None:
-    """None if the guarded model wrapper can be built, else why not."""
+def guarded_unavailable_reason(model: str, model_args: dict[str, Any], guard: Path) -> str | None:
+    """Why the guarded model wrapper cannot be built, or None when it can."""
     from inspect_ai.model import get_model
 
     try:
@@ -122,7 +129,7 @@ def resolve_guard(options: AssessOptions, training: GuardTraining, progress: Pro
         return options.guard
     constitution = load_constitution(options.constitution)
     for folder in (default_guard_dir(), options.out / "guards" / slug(constitution.id)):
-        if folder.exists():
+        if Guard.exists(folder):
             guard = Guard.load(folder)
             if guard.manifest.constitution == constitution.id:
                 return folder
@@ -136,28 +143,44 @@ def resolve_guard(options: AssessOptions, training: GuardTraining, progress: Pro
     return guard.save(folder)
 
 
+def _step_folder(step: Step, target: Target, options: AssessOptions, profile: Profile) -> Path:
+    return (
+        options.out / "logs" / slug(options.model) / profile.name / f"{step.name}-{target}"
+    ).resolve()
+
+
+def _target_model(
+    target: Target, options: AssessOptions, guard: Path | None
+) -> tuple[str, dict[str, Any]]:
+    """The model name and arguments a step runs on: the model, or the model behind the guard."""
+    model, model_args = options.model, dict(options.model_args)
+    if target == "guarded":
+        assert guard is not None
+        model = f"{GUARDED_MODEL}/{options.model}"
+        model_args["guard"] = str(guard)
+    return model, model_args
+
+
+def _failure(ex: Exception) -> str:
+    text = str(ex).strip().splitlines()
+    return text[0] if text else type(ex).__name__
+
+
 def run_step(
     step: Step,
     target: Target,
     options: AssessOptions,
     profile: Profile,
     guard: Path | None,
-) -> tuple[StepRecord, Path | None]:
-    """Run (or reuse) one step's eval set; returns its record and its log."""
+) -> list[tuple[StepRecord, Path | None]]:
+    """Run (or reuse) one step; each of its tasks' record and log (a campaign has two)."""
+    if step.task == REDTEAM_TASK:
+        return run_campaign_step(step, target, options, profile, guard)
     from inspect_ai import eval_set
 
-    folder = (
-        options.out / "logs" / slug(options.model) / profile.name / f"{step.name}-{target}"
-    ).resolve()
+    folder = _step_folder(step, target, options, profile)
     before = set(folder.glob("*.eval")) if folder.exists() else set()
-    model, model_args = options.model, dict(options.model_args)
-    task_args = dict(step.task_args)
-    if step.target == "both":  # the campaign's behaviours and prompts come from the constitution
-        task_args.setdefault("constitution", options.constitution)
-    if target == "guarded":
-        assert guard is not None
-        model = f"{GUARDED_MODEL}/{options.model}"
-        model_args["guard"] = str(guard)
+    model, model_args = _target_model(target, options, guard)
     record = StepRecord(
         name=step.name, task=step.task, target=target, status="ran", limit=step.limit
     )
@@ -167,7 +190,7 @@ def run_step(
             log_dir=str(folder),
             model=model,
             model_args=model_args,
-            task_args=task_args,
+            task_args=step.task_args,
             limit=step.limit,
             message_limit=step.message_limit,
             time_limit=step.time_limit,
@@ -179,32 +202,81 @@ def run_step(
             display=options.display,  # type: ignore[arg-type]
         )
     except Exception as ex:  # a failed evaluation is recorded, never hidden
-        text = str(ex).strip().splitlines()
-        record.status, record.reason = "failed", text[0] if text else type(ex).__name__
-        return record, None
+        record.status, record.reason = "failed", _failure(ex)
+        return [(record, None)]
     log = next((lg for lg in logs if lg.status == "success"), None)
     if not success or log is None:
         error = logs[0].error if logs else None
         record.status = "failed"
         record.reason = error.message.splitlines()[0] if error else "the evaluation did not finish"
+        return [(record, None)]
+    return [_finished(record, log.location, log.status, before, options)]
+
+
+def _finished(
+    record: StepRecord, location: str, status: str, before: set[Path], options: AssessOptions
+) -> tuple[StepRecord, Path | None]:
+    """A step's record once its log exists: ran, reused (the log was there) or failed."""
+    path = Path(location.removeprefix("file://"))
+    if status != "success":
+        record.status, record.reason = "failed", f"the evaluation ended {status}"
         return record, None
-    path = Path(log.location.removeprefix("file://"))
     if path in before:
         record.status = "reused"
     record.log = os.path.relpath(path, options.out.resolve())
     return record, path
 
 
+def run_campaign_step(
+    step: Step,
+    target: Target,
+    options: AssessOptions,
+    profile: Profile,
+    guard: Path | None,
+) -> list[tuple[StepRecord, Path | None]]:
+    """A red-team step: the campaign and its over-refusal check through `run_campaign`.
+
+    Their behaviours and benign prompts come from the assessment's constitution.
+    """
+    folder = _step_folder(step, target, options, profile)
+    before = set(folder.rglob("*.eval")) if folder.exists() else set()
+    model, model_args = _target_model(target, options, guard)
+    constitution = {"constitution": options.constitution}
+    spec = CampaignSpec.model_validate({**constitution, **step.task_args})
+    over = (
+        OverRefusalSpec.model_validate({**constitution, **step.over_refusal})
+        if step.over_refusal is not None
+        else None
+    )
+    records = [StepRecord(name=step.name, task=step.task, target=target, status="ran")]
+    if over is not None:
+        records.append(
+            StepRecord(name="over_refusal", task=OVER_REFUSAL_TASK, target=target, status="ran")
+        )
+    settings = EvalSettings(
+        log_dir=folder, display=options.display, max_tokens=step.max_tokens, resume=True,
+        seed=profile.seed,
+    )  # fmt: skip
+    try:
+        report = run_campaign(model, spec, over, settings=settings, model_args=model_args)
+    except Exception as ex:  # a failed evaluation is recorded, never hidden
+        for record in records:
+            record.status, record.reason = "failed", _failure(ex)
+        return [(record, None) for record in records]
+    done = [_finished(records[0], report.campaign.log, report.campaign.status, before, options)]
+    if report.over_refusal is not None:
+        o = report.over_refusal
+        done.append(_finished(records[1], o.log, o.status, before, options))
+    return done
+
+
 def _compute(options: AssessOptions, previous: float | None) -> ComputeReport | None:
     """Compute tiers from --effective-compute, else from --params and --tokens (6ND)."""
-    if options.effective_compute is not None:
-        flop = options.effective_compute
-        return classify(flop, "6ND", {"effective_compute": flop}, previous_flop=previous)
-    if options.params is not None and options.tokens is not None:
-        flop = flop_from_params(options.params, options.tokens)
-        inputs = {"params": options.params, "tokens": options.tokens}
-        return classify(flop, "6ND", inputs, previous_flop=previous)
-    return None
+    measured = measure_compute(options.effective_compute, options.params, options.tokens)
+    if measured is None:
+        return None
+    method, flop, inputs = measured
+    return classify(flop, method, inputs, previous_flop=previous)
 
 
 def _policy_file(name: str) -> Path:
@@ -236,16 +308,17 @@ def assess(options: AssessOptions, progress: Progress = lambda _: None) -> Asses
     from redline.store import Store
 
     started, t0 = dt.datetime.now(dt.UTC), time.monotonic()
-    load_policy(options.policy)  # a bad policy fails before anything runs
+    load_policy(options.policy)  # a bad policy or compute input fails before anything runs
+    measure_compute(options.effective_compute, options.params, options.tokens)
     profile = load_profile(options.profile)
     store = Store(options.db) if options.record else None
     options.out.mkdir(parents=True, exist_ok=True)
 
     guard_dir: Path | None = None
     guard_problem: str | None = None
-    if any(s.run and s.target == "both" and not task_available(s.task) for s in profile.steps):
+    if any(s.run and s.target == "both" and not unavailable_reason(s.task) for s in profile.steps):
         guard_dir = resolve_guard(options, profile.guard, progress)
-        guard_problem = guarded_available(options.model, options.model_args, guard_dir)
+        guard_problem = guarded_unavailable_reason(options.model, options.model_args, guard_dir)
 
     steps: list[StepRecord] = []
     logs: dict[tuple[str, Target], Path] = {}
@@ -258,7 +331,9 @@ def assess(options: AssessOptions, progress: Progress = lambda _: None) -> Asses
         if not step.run:
             reason = step.why_not_run or f"the {profile.name} profile does not run it"
         else:
-            reason = task_available(step.task)
+            reason = unavailable_reason(step.task)
+            if reason is None and step.over_refusal is not None:
+                reason = unavailable_reason(OVER_REFUSAL_TASK)
             if reason is None and target == "guarded":
                 reason = guard_problem
         if reason is not None:
@@ -275,11 +350,12 @@ def assess(options: AssessOptions, progress: Progress = lambda _: None) -> Asses
             )
             continue
         progress(f"{label} ...")
-        record, path = run_step(step, target, options, profile, guard_dir)
-        steps.append(record)
-        progress(f"{label}: {record.status}{' (' + record.reason + ')' if record.reason else ''}")
-        if path is not None:
-            logs[(step.task, target)] = path
+        for record, path in run_step(step, target, options, profile, guard_dir):
+            steps.append(record)
+            why = f" ({record.reason})" if record.reason else ""
+            progress(f"{label}: {record.task} {record.status}{why}")
+            if path is not None:
+                logs[(record.task, target)] = path
 
     family = options.family or options.model
     last = store.last_comprehensive(family) if store else None
@@ -311,7 +387,7 @@ def build_report(
     """
     import inspect_ai
 
-    from redline.guard._guard import MANIFEST as GUARD_MANIFEST
+    from redline.guard import MANIFEST as GUARD_MANIFEST
 
     policy = load_policy(options.policy)
     profile = load_profile(options.profile)

@@ -7,9 +7,8 @@ per-attack breakdown, the guard's block rates and the Best-of-N curve come from
 
 from pathlib import Path
 
-from redline.policy import Evidence, Measurement, Policy
-from redline.policy._schema import MeasuredSafeguard
-from redline.redteam import BoNCurve, Rate, summarize_campaign
+from redline.policy import Evidence, MeasuredSafeguard, Measurement, Policy
+from redline.redteam import OVER_REFUSAL_TASK, REDTEAM_TASK, BoNCurve, Rate, summarize_campaign
 from redline.report import (
     AttackComparison,
     AttackResult,
@@ -17,9 +16,6 @@ from redline.report import (
     BonPoint,
     SafeguardsSection,
 )
-
-REDTEAM_TASK = "redline/redteam"
-OVER_REFUSAL_TASK = "redline/over_refusal"
 
 
 def _measure(log: Path | None, task: str, metric: str) -> Measurement | None:

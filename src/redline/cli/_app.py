@@ -18,14 +18,27 @@ app = typer.Typer(
 )
 
 
+OK = 0
+"""Exit status: the command did its job and its check passed (deploy, not flagged, valid)."""
+NEGATIVE = 1
+"""Exit status: the check's negative outcome (do not deploy, ASR over the bound, flagged,
+signature or chain broken)."""
+BAD_INPUT = 2
+"""Exit status: bad input or an error; nothing was decided."""
+
+
 @contextmanager
-def user_errors(code: int = 1) -> Iterator[None]:
-    """Turn an error the user can fix into one line on stderr and exit status `code`."""
+def user_errors() -> Iterator[None]:
+    """Turn an error the user can fix into one line on stderr and exit status BAD_INPUT."""
     try:
         yield
     except RedlineError as ex:
         typer.echo(f"error: {ex}", err=True)
-        raise typer.Exit(code) from ex
+        raise typer.Exit(BAD_INPUT) from ex
+    except OSError as ex:  # an unwritable output file, a full disk: one line, not a traceback
+        where = f"{ex.filename}: " if ex.filename else ""
+        typer.echo(f"error: {where}{ex.strerror or ex}", err=True)
+        raise typer.Exit(BAD_INPUT) from ex
 
 
 def _version(value: bool) -> None:

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from redline.cli._app import app, parse_key_values, user_errors
+from redline.cli._app import NEGATIVE, OK, app, parse_key_values, user_errors
 from redline.models import EMBEDDED_MODEL
 
-BAD_INPUT = 2
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL (default: $REDLINE_DB_URL or SQLite in the data dir)."),
@@ -79,7 +78,7 @@ def assess_command(
     from redline.errors import RedlineError
 
     console = Console(stderr=True)
-    with user_errors(BAD_INPUT):
+    with user_errors():
         try:
             when = dt.date.fromisoformat(checkpoint_date) if checkpoint_date else None
         except ValueError as ex:
@@ -111,7 +110,7 @@ def assess_command(
         result = assess(options, progress=lambda line: console.print(f"[bold]assess[/] {line}"))
     print_decision(result.report.decision)
     typer.echo(f"report: {result.html_path} (signed JSON: {result.json_path})")
-    raise typer.Exit(0 if result.report.decision.outcome == "deploy" else 1)
+    raise typer.Exit(OK if result.report.decision.outcome == "deploy" else NEGATIVE)
 
 
 @app.command("verify")
@@ -128,7 +127,7 @@ def verify_command(
     """
     from redline.report import verify_report
 
-    with user_errors(BAD_INPUT):
+    with user_errors():
         result = verify_report(report, key)
     for problem in result.problems:
         typer.echo(f"FAIL {problem}")
@@ -137,7 +136,7 @@ def verify_command(
             f"OK {report}: signature valid (Ed25519 key {result.key_id}), "
             f"{result.logs_checked} logs match their hashes"
         )
-    raise typer.Exit(0 if result.ok else 1)
+    raise typer.Exit(OK if result.ok else NEGATIVE)
 
 
 @app.command("track")
@@ -154,7 +153,7 @@ def track_command(
     from redline.policy import load_policy
     from redline.store import Store, track
 
-    with user_errors(BAD_INPUT):
+    with user_errors():
         result = track(Store(db), load_policy(policy), model)
         if html is not None:
             from redline._files import write_atomic

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from redline.cli._app import app, parse_key_values, user_errors
+from redline.cli._app import BAD_INPUT, app, parse_key_values, user_errors
 from redline.errors import RedlineError
 from redline.models import EMBEDDED_MODEL
 
@@ -46,5 +46,5 @@ def chat_command(
         output = asyncio.run(m.generate(messages))
     if output.error:
         typer.echo(f"error: {output.error}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(BAD_INPUT)
     typer.echo(output.completion)

@@ -5,24 +5,15 @@ from typing import Annotated
 
 import typer
 
-from redline.cli._app import app, parse_key_values, user_errors
-from redline.errors import RedlineError
+from redline.cli._app import BAD_INPUT, app, parse_key_values, user_errors
 from redline.models import EMBEDDED_MODEL
-
-SUITES = {
-    "cyber": "redline/cyber",
-    "autonomy": "redline/autonomy",
-    "knowledge": "redline/knowledge",
-    "intercode": "redline/intercode",
-    "mcq": "redline/mcq",
-    "smoke": "redline/smoke",
-}
-ALL = ["cyber", "autonomy", "knowledge", "intercode"]
 
 
 @app.command("eval")
 def eval_command(
-    suite: Annotated[str, typer.Argument(help=f"One of {', '.join(SUITES)}, or all.")],
+    suite: Annotated[
+        str, typer.Argument(help="A suite (cyber, autonomy, knowledge, intercode, ...) or all.")
+    ],
     model: Annotated[str, typer.Option("--model", "-m", help="Any Inspect model name.")] = (
         EMBEDDED_MODEL
     ),
@@ -40,28 +31,24 @@ def eval_command(
 
     `intercode` needs `-T path=DIR` (a folder with ic_ctf.json) and `all` skips it without one;
     `mcq` needs `-T path=FILE` (multiple-choice JSON in the WMDP or CyberMetric format).
-    Exit status 1 if any evaluation did not complete.
+    Exit status 2 if any evaluation did not complete.
     """
+    from redline.evals import select_suites
+
     with user_errors():
         model_args = parse_key_values(model_arg or [])
         task_args = parse_key_values(task_arg or [], "task argument")
-        if suite == "all":
-            names = [n for n in ALL if n != "intercode" or "path" in task_args]
-        elif suite in SUITES:
-            names = [suite]
-        else:
-            raise RedlineError(f"unknown suite {suite!r}: choose {', '.join(SUITES)} or all")
-        if {"intercode", "mcq"} & set(names) and "path" not in task_args:
-            raise RedlineError(f"{suite} needs -T path=... (see docs/suites/{suite}.md)")
-    if suite == "all" and "intercode" not in names:
-        typer.echo("note: intercode skipped (give -T path=DIR to include it)", err=True)
+        chosen, skipped = select_suites(suite, task_args)
+    for s in skipped:
+        needs = ", ".join(f"-T {p}=..." for p in s.required)
+        typer.echo(f"note: {s.name} skipped (give {needs} to include it)", err=True)
 
     from inspect_ai import eval as inspect_eval
 
     from redline.cli._render import print_eval_summary
 
     logs = inspect_eval(
-        [SUITES[n] for n in names],
+        [s.task for s in chosen],
         model=model,
         model_args=model_args,
         task_args=task_args,
@@ -70,4 +57,4 @@ def eval_command(
     )
     print_eval_summary(logs)
     if any(log.status != "success" for log in logs):
-        raise typer.Exit(1)
+        raise typer.Exit(BAD_INPUT)

@@ -2,16 +2,15 @@
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from redline.cli._app import app, user_errors
+from redline.cli._app import NEGATIVE, OK, app, user_errors
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from redline.guard import Guard
-    from redline.guard._guard import Stage
+    from redline.guard import Stage
 
 guard_app = typer.Typer(
     help="Train, run and measure the guard (input and output classifiers).", no_args_is_help=True
@@ -21,15 +20,6 @@ app.add_typer(guard_app, name="guard")
 GuardOption = Annotated[
     Path | None, typer.Option("--guard", help="Guard folder (default: the trained default guard).")
 ]
-
-
-def _load(folder: Path | None) -> "Guard":
-    from redline.guard import Guard, default_guard_dir
-
-    path = folder or default_guard_dir()
-    if folder is None and not path.exists():
-        raise RedlineError(f"no default guard at {path}: run `redline guard train` first")
-    return Guard.load(path)
 
 
 @guard_app.command("train")
@@ -65,17 +55,19 @@ def guard_train(
     ] = 0.01,
 ) -> None:
     """Train input and output classifiers from a constitution."""
-    from redline.guard import DEFAULT_BACKEND, default_guard_dir, load_constitution, train_guard
-    from redline.guard._data import Example
-    from redline.guard._evaluate import load_eval_data
+    from redline.guard import (
+        DEFAULT_BACKEND,
+        default_guard_dir,
+        labelled_examples,
+        load_constitution,
+        load_eval_data,
+        train_guard,
+    )
 
     with user_errors():
         stages = prefilter_stages(prefilter)
         c = load_constitution(constitution)
-        extras = [
-            Example(r.text, r.label, r.group or c.categories[0].id, "seed", r.text)
-            for r in (load_eval_data(extra, "jsonl") if extra else [])
-        ]
+        extras = labelled_examples(load_eval_data(extra, "jsonl"), c) if extra else []
         guard = train_guard(
             c,
             backend=backend or DEFAULT_BACKEND,
@@ -104,17 +96,16 @@ def guard_train(
 
 def prefilter_stages(names: list[str] | None) -> tuple["Stage", ...]:
     """The stages named by `--prefilter` (the default when none is given)."""
-    from redline.guard._guard import DEFAULT_PREFILTER
+    from redline.guard import DEFAULT_PREFILTER, STAGES
 
     if not names:
         return DEFAULT_PREFILTER
     if names == ["none"]:
         return ()
-    stages: tuple[Stage, ...] = ("input", "output")
-    unknown = [n for n in names if n not in stages]
+    unknown = [n for n in names if n not in STAGES]
     if unknown:
         raise RedlineError(f"--prefilter {unknown[0]!r}: choose input, output or none")
-    return tuple(s for s in stages if s in names)
+    return tuple(s for s in STAGES if s in names)
 
 
 @guard_app.command("classify")
@@ -124,11 +115,13 @@ def guard_classify(
     output: Annotated[bool, typer.Option("--output", help="Screen as a model output.")] = False,
 ) -> None:
     """Screen one text; exit 1 if it is flagged."""
-    stage: Literal["input", "output"] = "output" if output else "input"
+    from redline.guard import Guard
+
+    stage: Stage = "output" if output else "input"
     with user_errors():
-        [verdict] = _load(guard).classify([text], stage)
+        [verdict] = Guard.load(guard).classify([text], stage)
     typer.echo(verdict.model_dump_json(indent=2))
-    raise typer.Exit(1 if verdict.flagged else 0)
+    raise typer.Exit(NEGATIVE if verdict.flagged else OK)
 
 
 @guard_app.command("eval")
@@ -145,11 +138,11 @@ def guard_eval(
     from rich.table import Table
 
     from redline._files import write_atomic
-    from redline.guard._evaluate import evaluate, load_eval_data
+    from redline.guard import Guard, evaluate, load_eval_data
 
     with user_errors():
         rows = load_eval_data(data, format)
-        report = evaluate(_load(guard), rows, data=str(data))
+        report = evaluate(Guard.load(guard), rows, data=str(data))
         if json_out:
             write_atomic(json_out, report.model_dump_json(indent=2) + "\n")
     table = Table(title=f"Guard on {data} ({report.n} texts, {report.positives} harmful)")
@@ -183,8 +176,7 @@ def guard_synth(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
     """Expand a constitution's seeds with a generator model (for `guard train --extra`)."""
-    from redline.guard import load_constitution
-    from redline.guard._synth import write_synthetic
+    from redline.guard import load_constitution, write_synthetic
 
     with user_errors():
         n = write_synthetic(load_constitution(constitution), generator, per_class, out, seed)
@@ -212,20 +204,14 @@ def guard_serve(
     """Serve the guard as an OpenAI-compatible proxy in front of a model."""
     import uvicorn
 
-    from redline.guard import ProxyConfig, create_app, load_proxy_config
+    from redline.guard import Guard, ProxyConfig, create_app, load_proxy_config
 
     with user_errors():
         cfg = load_proxy_config(config) if config else ProxyConfig()
         cfg.upstream = upstream or cfg.upstream
         cfg.allow_anonymous = cfg.allow_anonymous or no_auth
-        if not cfg.upstream:
-            raise RedlineError("no upstream model: pass --upstream URL or set it in the config")
-        if not cfg.keys and not cfg.allow_anonymous:
-            raise RedlineError(
-                "no client keys: add keys to the config (`redline guard keygen`) "
-                "or pass --no-auth for local testing"
-            )
-        app = create_app(cfg, _load(guard or cfg.guard))
+        cfg.check()
+        app = create_app(cfg, Guard.load(guard or cfg.guard))
     typer.echo(f"guard proxy on http://{host}:{port}/v1 -> {cfg.upstream}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -261,6 +247,6 @@ def guard_audit_verify(log: Annotated[Path, typer.Argument(help="Audit log (JSON
     for problem in check.problems:
         typer.echo(f"{log}: {problem}", err=True)
     if not check.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(NEGATIVE)
     anchored = "" if check.head_checked else " (no head file: removals at the end go unseen)"
     typer.echo(f"ok: {check.records} records, chain intact, head {check.head}{anchored}")

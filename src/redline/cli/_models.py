@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from redline.cli._app import app, user_errors
+from redline.cli._app import BAD_INPUT, app, user_errors
 
 
 @app.command("models")
@@ -36,4 +36,4 @@ def models_command(
         )
     Console().print(table)
     if any(i.loads is False for i in infos):
-        raise typer.Exit(1)
+        raise typer.Exit(BAD_INPUT)

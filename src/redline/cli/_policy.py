@@ -1,17 +1,16 @@
 """`redline policy list|show|validate`, `redline decide` and `redline compute`."""
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
-from redline.cli._app import app, user_errors
+from redline.cli._app import NEGATIVE, OK, app, user_errors
 from redline.errors import RedlineError
 
 policy_app = typer.Typer(help="List, show and validate release policies.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 
-BAD_INPUT = 2
 
 
 @policy_app.command("list")
@@ -87,7 +86,7 @@ def policy_validate(
     """Check policy files; the first problem in each is printed as FILE:LINE: FIELD: MESSAGE."""
     from redline.policy import load_policy
 
-    with user_errors(BAD_INPUT):
+    with user_errors():
         for file in files:
             p = load_policy(file)
             typer.echo(f"{file}: ok ({p.id}, {len(p.thresholds)} thresholds)")
@@ -116,7 +115,7 @@ def policy_schema(
         "evidence": ManualEvidence,
         "report": Report,
     }
-    with user_errors(BAD_INPUT):
+    with user_errors():
         if what not in models:
             raise RedlineError(f"unknown schema {what!r}: choose {', '.join(models)}")
     typer.echo(json.dumps(models[what].model_json_schema(), indent=2))
@@ -141,13 +140,13 @@ def decide_command(
     from redline.cli._render import print_decision
     from redline.policy import Evidence, decide, load_policy
 
-    with user_errors(BAD_INPUT):
+    with user_errors():
         p = load_policy(policy)
         decision = decide(p, Evidence.load(list(logs), evidence))
         if json_out:
             write_atomic(json_out, decision.model_dump_json(indent=2) + "\n")
     print_decision(decision)
-    raise typer.Exit(0 if decision.outcome == "deploy" else 1)
+    raise typer.Exit(OK if decision.outcome == "deploy" else NEGATIVE)
 
 
 @app.command("compute")
@@ -178,25 +177,16 @@ def compute_command(
 ) -> None:
     """Training compute (6ND or hardware) and the regulatory tiers it reaches."""
     from redline.cli._render import print_compute
-    from redline.policy import (
-        classify,
-        flop_from_hardware,
-        flop_from_params,
-        load_policy,
-        tier_table,
-    )
+    from redline.policy import classify, load_policy, measure_compute
 
-    with user_errors(BAD_INPUT):
-        method: Literal["6ND", "hardware"]
-        if params is not None and tokens is not None:
-            method, flop = "6ND", flop_from_params(params, tokens)
-            inputs = {"params": params, "tokens": tokens}
-        elif chips is not None and peak_flops is not None and hours is not None:
-            u = utilization if utilization is not None else tier_table().default_utilization.value
-            method, flop = "hardware", flop_from_hardware(chips, peak_flops, hours, u)
-            inputs = {"chips": chips, "peak_flops": peak_flops, "hours": hours, "utilization": u}
-        else:
+    with user_errors():
+        measured = measure_compute(
+            params=params, tokens=tokens, chips=chips, peak_flops=peak_flops, hours=hours,
+            utilization=utilization,
+        )  # fmt: skip
+        if measured is None:
             raise RedlineError("give --params and --tokens, or --chips, --peak-flops and --hours")
+        method, flop, inputs = measured
         report = classify(flop, method, inputs, revenue, bio_sequence, previous)
         trigger = load_policy(policy).triggers.effective_compute_multiplier
     if as_json:

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from redline.cli._app import app, parse_key_values, user_errors
+from redline.cli._app import BAD_INPUT, NEGATIVE, app, parse_key_values, user_errors
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
     from inspect_ai.model import Model
     from rich.console import Console
 
-    from redline.redteam._summary import CampaignResult, OverRefusalResult, Rate
+    from redline.redteam import CampaignResult, OverRefusalResult, Rate
 
 redteam_app = typer.Typer(
     help="Attack a model or a guarded deployment and measure attack success.",
@@ -37,11 +37,9 @@ def _target(target: str, url_model: str, guard: Path | None, args: dict[str, Any
             f"openai-api/{URL_SERVICE}/{url_model}", base_url=target, api_key=key, **args
         )
     if guard is not None:
-        if not (guard / "guard.json").exists():
-            raise RedlineError(
-                f"no trained guard at {guard}: run `redline guard train --out {guard}`"
-            )
-        return get_model(f"redline/guarded/{target}", guard=str(guard), **args)
+        from redline.guard import Guard
+
+        return get_model(f"redline/guarded/{target}", guard=str(Guard.find(guard)), **args)
     return get_model(target, **args)
 
 
@@ -163,68 +161,54 @@ def run(
     from rich.console import Console
 
     from redline._files import write_atomic
-    from redline.redteam import load_behaviors, load_benign
-    from redline.redteam._campaign import JUDGES, select_attacks
-    from redline.redteam._summary import (
-        RedteamReport,
-        gate,
-        summarize_campaign,
-        summarize_over_refusal,
+    from redline.redteam import (
+        CampaignSpec,
+        EvalSettings,
+        OverRefusalSpec,
+        check_campaign,
+        run_campaign,
     )
 
-    with user_errors(code=2):
-        if judge not in JUDGES:
-            raise RedlineError(f"unknown judge {judge!r}: use one of {', '.join(JUDGES)}")
-        if judge == "llm" and not grader:
-            raise RedlineError("--judge llm needs --grader MODEL")
-        if max_asr is not None and not 0 <= max_asr <= 1:
-            raise RedlineError(f"--max-asr must be between 0 and 1, got {max_asr}")
-        names = select_attacks(attacks, family, have_attacker=attacker is not None)
-        load_behaviors(behaviors, constitution=constitution, limit=limit, seed=seed)
-        if over_refusal:
-            load_benign(benign, constitution=constitution, limit=limit_benign, seed=seed)
+    spec = CampaignSpec(
+        behaviors=str(behaviors) if behaviors else None,
+        constitution=constitution,
+        attacks=attacks,
+        family=family,
+        limit_behaviors=limit,
+        n=n,
+        seed=seed,
+        judge=judge,
+        guard=str(judge_guard) if judge_guard else None,
+        max_turns=max_turns,
+    )
+    over = (
+        OverRefusalSpec(
+            prompts=str(benign) if benign else None,
+            constitution=constitution,
+            limit_prompts=limit_benign,
+            seed=seed,
+        )
+        if over_refusal
+        else None
+    )
+    with user_errors():
+        check_campaign(spec, over, attacker, grader, max_asr)
         model = _target(target, url_model, guard, parse_key_values(model_arg or []))
-    from inspect_ai import eval as inspect_eval
-
-    roles = {k: v for k, v in {"attacker": attacker, "grader": grader}.items() if v}
-    common: dict[str, Any] = {
-        "model": model,
-        "model_roles": roles or None,
-        "log_dir": str(log_dir),
-        "display": display,
-        "max_tokens": max_tokens,
-        "fail_on_error": False,
-        "retry_on_error": 0,
-    }
-    campaign_args = {
-        "behaviors": str(behaviors) if behaviors else None,
-        "constitution": constitution,
-        "attacks": ",".join(names),
-        "n": n,
-        "limit_behaviors": limit,
-        "seed": seed,
-        "judge": judge,
-        "guard": str(judge_guard) if judge_guard else None,
-        "max_turns": max_turns,
-    }
-    [campaign_log] = inspect_eval("redline/redteam", task_args=campaign_args, **common)
-    campaign = summarize_campaign(campaign_log)
-    over = None
-    if over_refusal:
-        benign_args = {
-            "prompts": str(benign) if benign else None,
-            "constitution": constitution,
-            "limit_prompts": limit_benign,
-            "seed": seed,
-        }
-        [over_log] = inspect_eval("redline/over_refusal", task_args=benign_args, **common)
-        over = summarize_over_refusal(over_log)
+    report = run_campaign(
+        model,
+        spec,
+        over,
+        settings=EvalSettings(log_dir=log_dir, display=display, max_tokens=max_tokens),
+        attacker=attacker,
+        grader=grader,
+        max_asr=max_asr,
+    )
     console = Console()
-    print_campaign(campaign, over, console)
-    verdict = gate(campaign, max_asr) if max_asr is not None else None
-    report = RedteamReport(target=str(model), campaign=campaign, over_refusal=over, gate=verdict)
+    print_campaign(report.campaign, report.over_refusal, console)
     if json_out:
-        write_atomic(json_out, report.model_dump_json(indent=2) + "\n")
+        with user_errors():
+            write_atomic(json_out, report.model_dump_json(indent=2) + "\n")
+    campaign, verdict = report.campaign, report.gate
     if campaign.status != "success":
         console.print(f"[red]campaign {campaign.status}[/]: see {campaign.log}")
     if verdict:
@@ -233,9 +217,9 @@ def run(
             f"[{style}]gate {'passed' if verdict.passed else 'FAILED'}[/]: {verdict.reason}"
         )
         if not verdict.passed:
-            raise typer.Exit(1)
+            raise typer.Exit(NEGATIVE)
     elif campaign.status != "success":
-        raise typer.Exit(1)
+        raise typer.Exit(BAD_INPUT)
 
 
 @redteam_app.command("attacks")
@@ -246,9 +230,10 @@ def list_attacks(
     from rich.console import Console
     from rich.table import Table
 
-    from redline.redteam.attacks import attack_names, families, get_attack
+    from redline.attacks import attack_names, families, get_attack
+    from redline.redteam import attackers  # noqa: F401  (registers the attacker-model attacks)
 
-    with user_errors(code=2):
+    with user_errors():
         if family and family not in families():
             raise RedlineError(f"unknown family {family!r}: use one of {', '.join(families())}")
         names = attack_names(family) if family else attack_names()  # type: ignore[arg-type]
@@ -283,11 +268,18 @@ def calibrate(
     import anyio
 
     from redline._files import write_atomic
-    from redline.redteam._calibrate import calibrate_judge, load_labels
+    from redline.redteam import calibrate_judge, load_labels, make_judge
 
-    with user_errors(code=2):
+    with user_errors():
         rows = load_labels(labels)
-        chosen = _calibration_judge(judge, judge_guard, grader)
+        if judge == "auto":
+            raise RedlineError("choose the judge to calibrate: refusal, guard or llm")
+        grader_model = None
+        if grader:
+            from inspect_ai.model import get_model
+
+            grader_model = get_model(grader)
+        chosen = make_judge(judge, str(judge_guard) if judge_guard else None, grader_model)
     report = anyio.run(calibrate_judge, chosen, rows, str(labels))
     typer.echo(
         f"{report.judge} judge on {report.n} labelled completions ({report.positives} complied): "
@@ -296,19 +288,3 @@ def calibrate(
     )
     if json_out:
         write_atomic(json_out, report.model_dump_json(indent=2) + "\n")
-
-
-def _calibration_judge(name: str, guard: Path | None, grader: str | None) -> Any:
-    from redline.redteam._judges import GuardJudge, LLMJudge, RefusalJudge, load_guard
-
-    if name == "refusal":
-        return RefusalJudge()
-    if name == "guard":
-        return GuardJudge(load_guard(str(guard) if guard else None))
-    if name == "llm":
-        if not grader:
-            raise RedlineError("--judge llm needs --grader MODEL")
-        from inspect_ai.model import get_model
-
-        return LLMJudge(get_model(grader))
-    raise RedlineError(f"unknown judge {name!r}: use refusal, guard or llm")

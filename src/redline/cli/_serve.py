@@ -16,7 +16,7 @@ def serve_model(
     n_ctx: Annotated[int, typer.Option(help="Context window in tokens.")] = 4096,
 ) -> None:
     """Serve the embedded model (SmolLM2) as an OpenAI-compatible endpoint."""
-    from redline.models._serve import SERVED_NAME, serve_embedded
+    from redline.models import SERVED_NAME, serve_embedded
 
     typer.echo(f"serving {SERVED_NAME} on http://{host}:{port}/v1", err=True)
     with user_errors():

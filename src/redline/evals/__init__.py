@@ -1,5 +1,6 @@
 """Capability suites as Inspect tasks (registered under the `redline/` namespace)."""
 
 from redline.evals._choice import logprob_choice
+from redline.evals._suites import Suite, select_suites, suites
 
-__all__ = ["logprob_choice"]
+__all__ = ["Suite", "logprob_choice", "select_suites", "suites"]

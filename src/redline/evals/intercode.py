@@ -6,7 +6,6 @@ beside `task_assets/<task_id>/` or `task_assets.tar.gz`. Each task's assets (nev
 need the internet or whose assets are missing are left out, with the reason logged.
 """
 
-import hashlib
 import json
 import re
 import tarfile
@@ -28,9 +27,10 @@ from inspect_ai.scorer import (
 from inspect_ai.solver import TaskState
 from platformdirs import user_cache_dir
 
+from redline._files import sha256_file
 from redline.errors import RedlineError
 from redline.evals._agent import MESSAGE_LIMIT, TIME_LIMIT, sandbox_spec, tool_agent
-from redline.evals._feeds import task_metadata
+from redline.policy import task_metadata
 
 NEEDS_INTERNET = frozenset(
     {1, 7, 9, 14, 16, 20, 28, 29, 35, 39, 41, 42, 43, 54, 57, 62, 66, 73, 87, 88, 89, 95}
@@ -71,7 +71,7 @@ def assets_root(folder: Path) -> Path | None:
     archive = folder / "task_assets.tar.gz"
     if not archive.is_file():
         return None
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
+    digest = sha256_file(archive)[:16]
     target = Path(user_cache_dir("redline")) / "intercode" / digest
     if not (target / "task_assets").is_dir():
         target.mkdir(parents=True, exist_ok=True)
@@ -115,7 +115,7 @@ def flag_submitted() -> Scorer:
     return score
 
 
-@task
+@task(suite="capability")
 def intercode(
     path: str,
     sandbox: str = "local",

@@ -23,8 +23,8 @@ from inspect_ai.scorer import choice
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from redline.errors import RedlineError
-from redline.evals._feeds import task_metadata
 from redline.evals.mcq import choice_metrics, choice_solver
+from redline.policy import task_metadata
 
 Subject = Literal["biology", "chemistry", "security"]
 SUBJECTS: tuple[Subject, ...] = ("biology", "chemistry", "security")
@@ -111,7 +111,7 @@ def knowledge_dataset(
     return dataset
 
 
-@task
+@task(suite="capability")
 def knowledge(
     subject: str | None = None,
     scoring: str = "logprob",

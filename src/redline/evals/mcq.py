@@ -17,7 +17,6 @@ index (0-based; JSON Lines also give the line number). The task answers and scor
 like `redline/knowledge` (this module also holds the solver, scorer and metrics they share).
 """
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -36,9 +35,10 @@ from inspect_ai.scorer import (
 )
 from inspect_ai.solver import Solver, multiple_choice
 
+from redline._files import sha256_file
 from redline.errors import RedlineError
 from redline.evals._choice import letters, logprob_choice
-from redline.evals._feeds import task_metadata
+from redline.policy import task_metadata
 
 Format = Literal["wmdp", "cybermetric"]
 FORMATS: tuple[str, ...] = ("auto", "wmdp", "cybermetric")
@@ -297,10 +297,10 @@ def load_mcq(
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
-@task
+@task(suite="loader")
 def mcq(
     path: str,
     format: str = "auto",

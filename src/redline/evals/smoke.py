@@ -39,7 +39,7 @@ QUESTIONS: list[tuple[str, list[str], str]] = [
 ]
 
 
-@task
+@task(suite="check")
 def smoke() -> Task:
     """Five textbook multiple-choice questions, answered by option-letter log-probability."""
     dataset = MemoryDataset(

@@ -1,6 +1,15 @@
-"""Guard: constitution -> input and streaming output classifiers, and the screening proxy."""
+"""Guard: constitution -> input and streaming output classifiers, and the screening proxy.
+
+The runtime (screening, streaming, the proxy) loads here; training, evaluation and synthesis
+load on first use of their names, so a serving process never imports the training data or the
+attack transforms that augment it.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from redline.guard._audit import AuditCheck, AuditLog, AuditRecord, verify_audit_log
+from redline.guard._backends import backend, backend_names
 from redline.guard._constitution import (
     DEFAULT_CONSTITUTION,
     Category,
@@ -8,44 +17,94 @@ from redline.guard._constitution import (
     load_constitution,
     shipped_constitutions,
 )
-from redline.guard._guard import (
-    DEFAULT_BACKEND,
-    Guard,
-    Manifest,
-    Verdict,
-    default_guard_dir,
-    train_guard,
-)
+from redline.guard._exchange import Exchanged, GuardedExchange, Screens, ThreadScreens
+from redline.guard._guard import MANIFEST, Guard, Manifest, default_guard_dir, load_guard
 from redline.guard._keys import ClientKey, hash_key, new_key
 from redline.guard._normalize import View, normalize, views
 from redline.guard._proxy import create_app
 from redline.guard._proxy_config import ProxyConfig, load_proxy_config
 from redline.guard._stream import StreamScreen
+from redline.guard._verdict import STAGES, Stage, Verdict
+
+if TYPE_CHECKING:
+    from redline.guard._data import Example, labelled_examples
+    from redline.guard._evaluate import EvalReport, LabelledText, evaluate, load_eval_data
+    from redline.guard._synth import write_synthetic
+    from redline.guard._train import (
+        DEFAULT_BACKEND,
+        DEFAULT_MAX_RECALL_LOSS,
+        DEFAULT_PREFILTER,
+        DEFAULT_TARGET_FPR,
+        train_guard,
+    )
+
+_LAZY = {
+    "Example": "_data",
+    "labelled_examples": "_data",
+    "EvalReport": "_evaluate",
+    "LabelledText": "_evaluate",
+    "evaluate": "_evaluate",
+    "load_eval_data": "_evaluate",
+    "write_synthetic": "_synth",
+    "DEFAULT_BACKEND": "_train",
+    "DEFAULT_MAX_RECALL_LOSS": "_train",
+    "DEFAULT_PREFILTER": "_train",
+    "DEFAULT_TARGET_FPR": "_train",
+    "train_guard": "_train",
+}
+"""Names whose modules load on first use: training, evaluation and synthesis."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"redline.guard.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'redline.guard' has no attribute {name!r}")
+
 
 __all__ = [
+    "DEFAULT_BACKEND",
+    "DEFAULT_CONSTITUTION",
+    "DEFAULT_MAX_RECALL_LOSS",
+    "DEFAULT_PREFILTER",
+    "DEFAULT_TARGET_FPR",
+    "MANIFEST",
+    "STAGES",
     "AuditCheck",
     "AuditLog",
     "AuditRecord",
-    "ClientKey",
-    "ProxyConfig",
-    "create_app",
-    "hash_key",
-    "load_proxy_config",
-    "new_key",
-    "verify_audit_log",
-    "DEFAULT_BACKEND",
-    "DEFAULT_CONSTITUTION",
     "Category",
+    "ClientKey",
     "Constitution",
+    "EvalReport",
+    "Example",
     "Guard",
+    "LabelledText",
+    "Exchanged",
+    "GuardedExchange",
     "Manifest",
+    "ProxyConfig",
+    "Screens",
+    "Stage",
     "StreamScreen",
+    "ThreadScreens",
     "Verdict",
     "View",
+    "backend",
+    "backend_names",
+    "create_app",
     "default_guard_dir",
+    "evaluate",
+    "hash_key",
+    "labelled_examples",
     "load_constitution",
+    "load_eval_data",
+    "load_guard",
+    "load_proxy_config",
+    "new_key",
     "normalize",
     "shipped_constitutions",
     "train_guard",
+    "verify_audit_log",
     "views",
+    "write_synthetic",
 ]

@@ -1,13 +1,14 @@
-"""Classifier backends behind one interface: `tfidf`, `minilm` and `svm`.
+"""Classifier backends behind one interface, registered by name with `@backend`.
 
 Each backend gives, for a batch of texts, the probability that a text is restricted and a
 probability per category. Category scores are P(restricted) x P(category | restricted).
 """
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import joblib
 import numpy as np
@@ -19,6 +20,7 @@ from typing_extensions import override
 
 from redline.errors import RedlineError
 from redline.guard._encoder import embed, windows
+from redline.guard._verdict import Stage
 
 BACKEND_FILE = "backend.joblib"
 
@@ -38,6 +40,9 @@ class Backend(ABC):
     """Most training examples the backend takes (a sample keeping seeds first), if limited."""
     expensive: ClassVar[bool] = True
     """Scoring runs a neural encoder: a cheap prefilter in front of it pays."""
+    prefilter: ClassVar[tuple[Stage, ...] | None] = None
+    """Stages this backend is always trained with a prefilter in front of (None: the caller
+    chooses)."""
     categories: list[str]
 
     def fit(self, texts: list[str], labels: list[int], categories: list[str], seed: int) -> None:
@@ -60,6 +65,42 @@ class Backend(ABC):
     def save(self, folder: Path) -> None:
         """Write the trained backend into `folder`."""
         joblib.dump(self, folder / BACKEND_FILE)
+
+
+B = TypeVar("B", bound=type[Backend])
+_REGISTRY: dict[str, type[Backend]] = {}
+
+
+def backend(name: str) -> Callable[[B], B]:
+    """Register a Backend subclass under `name`."""
+
+    def register(cls: B) -> B:
+        if name in _REGISTRY:
+            raise ValueError(f"guard backend {name!r} is registered twice")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return register
+
+
+def backend_names() -> list[str]:
+    """Every registered backend, in the order registered."""
+    return list(_REGISTRY)
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The backend registered as `name`."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        choices = ", ".join(_REGISTRY)
+        raise RedlineError(f"unknown guard backend {name!r}: choose {choices}") from None
+
+
+def new_backend(name: str) -> Backend:
+    """An untrained backend by name."""
+    return backend_class(name)()
 
 
 def load_backend(folder: Path) -> Backend:
@@ -109,6 +150,7 @@ def _windowed(score: Callable[[list[str]], Scores], texts: list[str]) -> Scores:
     return Scores(scores.harm[best], scores.categories[best])
 
 
+@backend("tfidf")
 class TfidfBackend(Backend):
     """Character and word n-gram TF-IDF with logistic regression heads: fast, no model weights.
 
@@ -116,7 +158,6 @@ class TfidfBackend(Backend):
     the time) and scores no category.
     """
 
-    name = "tfidf"
     expensive = False
 
     def __init__(self, with_categories: bool = True) -> None:
@@ -158,6 +199,9 @@ WORD_LENGTH = 64
 """Longest word remembered: a long run without spaces (base64, a pasted blob) is rarely seen
 twice, and its n-grams would hold megabytes."""
 _NO_IDS = np.empty(0, dtype=np.int64)
+_WHITE_SPACES = re.compile(r"\s\s+")
+"""Runs of whitespace, folded to one space before `char_wb` n-grams are taken (as sklearn's
+TfidfVectorizer folds them)."""
 
 
 class _TfidfScorer:
@@ -234,8 +278,7 @@ class _TfidfScorer:
         """
         from scipy.special import expit
 
-        spaces = self.char._white_spaces
-        keys = [" ".join(spaces.sub(" ", t.lower()).split()) for t in texts]
+        keys = [" ".join(_WHITE_SPACES.sub(" ", t.lower()).split()) for t in texts]
         distinct = list(dict.fromkeys(keys))
         chars = [np.concatenate([_NO_IDS, *map(self._char_ids, k.split())]) for k in distinct]
         words = [self._word_ids(k) for k in distinct]
@@ -286,10 +329,9 @@ def _proba(z: np.ndarray) -> np.ndarray:
     return proba
 
 
+@backend("minilm")
 class MiniLMBackend(Backend):
     """Sentence embeddings (all-MiniLM-L6-v2) with logistic regression heads: generalises better."""
-
-    name = "minilm"
 
     @override
     def _fit(
@@ -319,6 +361,7 @@ def _one_blas_thread() -> Any:
     return _BLAS.limit(limits=1, user_api="blas")
 
 
+@backend("svm")
 class SVMBackend(Backend):
     """MiniLM embeddings with an RBF support-vector harm head: a curved boundary.
 
@@ -328,15 +371,16 @@ class SVMBackend(Backend):
     the examples, hence `max_train`.
     """
 
-    name = "svm"
     max_train = 6000
+    gamma = 1.0
+    """The RBF kernel's width, fixed (not sklearn's 'scale'), so scoring can use it directly."""
 
     @override
     def _fit(
         self, texts: list[str], y: np.ndarray, cats: list[str], harmful: list[int], seed: int
     ) -> None:
         features = embed(texts)
-        self.harm = SVC(C=3.0, gamma=1.0, class_weight="balanced", random_state=seed)
+        self.harm = SVC(C=3.0, gamma=self.gamma, class_weight="balanced", random_state=seed)
         self.harm.fit(features, y)
         self.category = LogisticRegression(C=10.0, max_iter=3000, random_state=seed)
         self.category.fit(features[harmful], cats)
@@ -364,7 +408,7 @@ class SVMBackend(Backend):
         with _one_blas_thread():
             products = x @ vectors.T
         distances = np.einsum("ij,ij->i", x, x)[:, None] + self._norms - 2 * products
-        kernel = np.exp(-self.harm._gamma * np.maximum(distances, 0.0))
+        kernel = np.exp(-self.gamma * np.maximum(distances, 0.0))
         margin: np.ndarray = kernel @ self.harm.dual_coef_[0] + self.harm.intercept_[0]
         return margin
 
@@ -374,12 +418,12 @@ class SVMBackend(Backend):
         return {k: v for k, v in self.__dict__.items() if k != "_norms"}
 
 
-BACKENDS: dict[str, type[Backend]] = {b.name: b for b in (TfidfBackend, MiniLMBackend, SVMBackend)}
+@backend("cascade")
+class CascadeBackend(SVMBackend):
+    """The svm backend with a TF-IDF prefilter in front of both stages.
 
+    The two-stage cascade of Constitutional Classifiers++: the prefilter clears what it is sure
+    of, and the svm judges the rest.
+    """
 
-def new_backend(name: str) -> Backend:
-    """An untrained backend by name."""
-    if name not in BACKENDS:
-        choices = ", ".join([*BACKENDS, "cascade"])
-        raise RedlineError(f"unknown guard backend {name!r}: choose {choices}")
-    return BACKENDS[name]()
+    prefilter = ("input", "output")

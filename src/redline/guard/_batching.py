@@ -17,14 +17,11 @@ from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 
-from redline.guard._guard import Guard, Stage, Verdict, conversation_text, merge, output_text
+from redline.guard._guard import Guard, conversation_text, merge, output_text
+from redline.guard._verdict import Stage, Verdict
 
 MAX_BATCH = 128
 """Most texts per backend call."""
-INLINE_BACKENDS = frozenset({"tfidf"})
-"""Backends (and prefilters) scored on the event loop itself: pure Python, so a worker thread
-would only add hand-offs and contention for the interpreter lock. Others (the MiniLM encoder,
-on ONNX Runtime) run on a worker thread, where their kernels leave the loop free."""
 INLINE_CHARS = 50_000
 """Largest batch (characters) scored on the loop: a bigger one (a long request) goes to a
 worker thread, so it cannot stall every open stream for the time it takes."""
@@ -39,7 +36,13 @@ class _Job(Generic[T]):
 
 
 class _Lane(Generic[T]):
-    """Batches the texts asked for while its previous call runs into the next call."""
+    """Batches the texts asked for while its previous call runs into the next call.
+
+    A cheap backend (TF-IDF, pure Python) scores on the event loop itself, where a worker
+    thread would only add hand-offs and contention for the interpreter lock; an expensive one
+    (the MiniLM encoder, on ONNX Runtime) runs on the guard's worker thread, where its kernels
+    leave the loop free.
+    """
 
     def __init__(
         self,
@@ -114,7 +117,7 @@ class BatchingGuard:
             )
             self._lanes[key] = _Lane(
                 lambda texts: score(texts, stage),
-                backend.name in INLINE_BACKENDS,
+                not backend.expensive,
                 self._thread(),
                 self.max_batch,
             )

@@ -5,11 +5,15 @@ or a refusal, so the output classifier learns the topic of a response in context
 """
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from redline.attacks import transform
 from redline.guard._constitution import Constitution
-from redline.redteam.attacks import transform
+
+if TYPE_CHECKING:
+    from redline.guard._evaluate import LabelledText
 
 AUGMENT_ATTACKS = (
     "random_caps", "word_scramble", "char_noise", "leetspeak", "homoglyph", "zero_width",
@@ -124,3 +128,9 @@ def limit(
         random.Random(seed).shuffle(group)
         out += group[: min(int(share * n), n - len(out))]
     return out
+
+
+def labelled_examples(rows: Sequence["LabelledText"], constitution: Constitution) -> list[Example]:
+    """A user's labelled texts as training seeds (a text without a category gets the first)."""
+    default = constitution.categories[0].id
+    return [Example(r.text, r.label, r.group or default, "seed", r.text) for r in rows]

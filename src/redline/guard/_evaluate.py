@@ -11,7 +11,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from redline.errors import RedlineError
-from redline.guard._guard import Guard, Stage
+from redline.guard._guard import Guard
+from redline.guard._verdict import Stage
 
 DataFormat = Literal["jsonl", "xstest", "jbb", "openai-moderation"]
 MODERATION_CATEGORIES = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")

@@ -1,55 +1,25 @@
-"""The guard: trained classifiers plus a calibrated threshold, screening inputs and outputs.
+"""The guard at run time: trained classifiers plus calibrated thresholds, screening texts.
 
 A guard is a folder: `guard.json` (the manifest: backends, thresholds, provenance) and one
-subfolder per stage (`input/`, `output/`) holding that stage's trained backend.
+subfolder per stage (`input/`, `output/`) holding that stage's trained backend. Training lives
+in `_train`; nothing here loads it, so serving never imports the training data or the attacks.
 """
 
-import hashlib
-import time
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from redline._files import write_atomic
 from redline.errors import RedlineError
-from redline.guard._backends import Backend, TfidfBackend, load_backend, new_backend
-from redline.guard._constitution import Constitution
-from redline.guard._data import (
-    Example,
-    Kind,
-    augment,
-    limit,
-    output_examples,
-    seed_examples,
-    split_by_source,
-)
+from redline.guard._backends import Backend, load_backend
 from redline.guard._normalize import views
+from redline.guard._verdict import STAGES, Stage, Verdict
 
-Stage = Literal["input", "output"]
 MANIFEST = "guard.json"
 PREFILTER_DIR = "prefilter"
-DEFAULT_BACKEND = "svm"
-DEFAULT_TARGET_FPR = 0.05
-PREFILTER_BACKEND = TfidfBackend.name
-DEFAULT_PREFILTER: tuple[Stage, ...] = ("output",)
-"""Stages trained with a prefilter by default. The output stage screens a stream several
-times; each input is screened once, and the input figures are the guard's headline quality."""
-DEFAULT_MAX_RECALL_LOSS = 0.01
-CASCADE = "cascade"
-"""Not a backend of its own: the default backend with a prefilter in front of both stages."""
-STAGE_SHARES: dict[Stage, tuple[tuple[Kind, float], ...]] = {
-    "input": (("augmented", 0.15), ("seed", 1.0), ("template", 1.0)),
-    "output": (("output", 0.25), ("seed", 1.0), ("template", 1.0), ("augmented", 1.0)),
-}
-"""What a size-limited backend keeps, per stage: at most this share of its examples of each
-kind, in order. Seeds and template requests fill what the stage's own kind leaves, the same
-ones in both stages, so the output stage reuses the input stage's embeddings."""
-CALIBRATION_SHARE = 6
-"""A size-limited backend calibrates on at most `max_train // CALIBRATION_SHARE` examples."""
 
 
 def default_guard_dir() -> Path:
@@ -57,28 +27,6 @@ def default_guard_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("redline")) / "guards" / "default"
-
-
-class Verdict(BaseModel):
-    """The guard's judgement of one text."""
-
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
-    stage: Stage
-    score: float
-    """Probability the text is restricted (the maximum over its decoded views)."""
-    threshold: float
-    flagged: bool
-    categories: dict[str, float]
-    """Score per constitution category, from the view that scored highest (none when a
-    prefilter cleared the text: it scores no category)."""
-    view: str
-    """Which reading of the text scored highest: raw, normalized, base64, hex, rot13, ..."""
-    error: str | None = None
-    """Set when screening failed; a failed screen is flagged (fail closed)."""
-    prefiltered: bool = False
-    """The stage's cheap prefilter cleared the text: `score` and `threshold` are the
-    prefilter's, and the stage's own classifier never saw it."""
 
 
 class PrefilterInfo(BaseModel):
@@ -126,16 +74,6 @@ class Manifest(BaseModel):
     stages: dict[str, StageInfo]
 
 
-def calibrate(benign_scores: np.ndarray, target_fpr: float) -> float:
-    """The lowest threshold whose false-positive rate on permitted examples is <= target."""
-    if benign_scores.size == 0:
-        raise RedlineError("calibration needs permitted examples")
-    ordered = np.sort(benign_scores)[::-1]
-    allowed = int(np.floor(target_fpr * ordered.size))
-    # flag when score > threshold: the `allowed` highest benign scores may exceed it
-    return float(ordered[allowed]) if allowed < ordered.size else 0.0
-
-
 class Guard:
     """Input and output classifiers trained from a constitution, with calibrated thresholds.
 
@@ -153,21 +91,36 @@ class Guard:
         self.backends = backends
         self.prefilters = prefilters or {}
 
+    @staticmethod
+    def find(folder: str | Path | None = None) -> Path:
+        """The guard folder `folder` (default: the default guard), checked to hold a guard."""
+        path = Path(folder) if folder is not None else default_guard_dir()
+        if not (path / MANIFEST).is_file():
+            out = f" --out {path}" if folder is not None else ""
+            raise RedlineError(
+                f"{path}: no trained guard here ({MANIFEST} missing): "
+                f"run `redline guard train{out}` first"
+            )
+        return path
+
+    @staticmethod
+    def exists(folder: str | Path | None = None) -> bool:
+        """Whether `folder` (default: the default guard folder) holds a trained guard."""
+        path = Path(folder) if folder is not None else default_guard_dir()
+        return (path / MANIFEST).is_file()
+
     @classmethod
-    def load(cls, folder: str | Path) -> "Guard":
-        """A guard saved by `save()` (or `redline guard train`)."""
-        path = Path(folder)
+    def load(cls, folder: str | Path | None = None) -> "Guard":
+        """The guard saved in `folder` (default: the default guard) by `save()`."""
+        path = cls.find(folder)
         try:
             manifest = Manifest.model_validate_json((path / MANIFEST).read_text())
-        except FileNotFoundError as ex:
-            raise RedlineError(f"{path}: no trained guard here ({MANIFEST} missing)") from ex
         except ValueError as ex:
             raise RedlineError(f"{path / MANIFEST}: not a guard manifest: {ex}") from ex
-        stages: tuple[Stage, ...] = ("input", "output")
-        backends = {stage: load_backend(path / stage) for stage in stages}
+        backends = {stage: load_backend(path / stage) for stage in STAGES}
         prefilters = {
             stage: load_backend(path / stage / PREFILTER_DIR)
-            for stage in stages
+            for stage in STAGES
             if manifest.stages[stage].prefilter is not None
         }
         return cls(manifest, backends, prefilters)
@@ -217,14 +170,6 @@ class Guard:
     def screen_output(self, messages: Sequence[dict[str, str]] | str, response: str) -> Verdict:
         """Judge a (partial) response in the context of the conversation's input."""
         return self.classify([output_text(messages, response)], "output")[0]
-
-    def stream(
-        self, messages: Sequence[dict[str, str]] | str, tokens: Iterable[str], every: int = 8
-    ) -> Iterator[str]:
-        """Screen a streamed response: yields only screened text, then a refusal if flagged."""
-        from redline.guard._stream import StreamScreen
-
-        return StreamScreen(self, messages, every=every).filter(tokens)
 
 
 def _verdicts(
@@ -277,134 +222,16 @@ def output_text(messages: Sequence[dict[str, str]] | str, response: str) -> str:
     return f"{conversation_text(messages)}\n{response}"
 
 
-def stage_examples(
-    constitution: Constitution,
-    seed: int = 0,
-    augment_per_seed: int = 4,
-    extra: Sequence[Example] = (),
-) -> dict[Stage, list[Example]]:
-    """Each stage's examples: seeds with their attacked variants, and request+response texts.
 
-    The output stage gets both kinds; the input stage only the first.
+
+@lru_cache(maxsize=4)
+def _shared(folder: Path) -> Guard:
+    return Guard.load(folder)
+
+
+def load_guard(folder: str | Path | None = None) -> Guard:
+    """The guard in `folder` (default: the default guard), loaded once per process and folder.
+
+    For callers that only screen (judges, the guarded model); training makes its own.
     """
-    seeds = seed_examples(constitution, seed) + list(extra)
-    inputs = seeds + augment(seeds, augment_per_seed, seed)
-    outputs = output_examples(seeds, seed) + output_examples(augment(seeds, 1, seed + 1), seed)
-    return {"input": inputs, "output": outputs + inputs}
-
-
-def stage_sample(
-    examples: list[Example], stage: Stage, max_train: int | None, holdout: float, seed: int
-) -> tuple[list[Example], list[Example]]:
-    """A stage's training and calibration sets, at most `max_train` and a sixth of it."""
-    train, calib = split_by_source(examples, holdout, seed)
-    if max_train is None:
-        return train, calib
-    shares = STAGE_SHARES[stage]
-    return (
-        limit(train, max_train, shares, seed),
-        limit(calib, max_train // CALIBRATION_SHARE, shares, seed),
-    )
-
-
-def _train_stage(
-    backend_name: str,
-    stage: Stage,
-    train: list[Example],
-    calib: list[Example],
-    target_fpr: float,
-    seed: int,
-    max_recall_loss: float | None,
-) -> tuple[Backend, Backend | None, StageInfo]:
-    """Train and calibrate one stage; with `max_recall_loss`, a prefilter in front of it."""
-    backend = new_backend(backend_name)
-    texts, labels = [e.text for e in train], [e.label for e in train]
-    backend.fit(texts, labels, [e.category for e in train], seed)
-    scores = backend.score([e.text for e in calib]).harm
-    y = np.asarray([e.label for e in calib])
-    threshold = calibrate(scores[y == 0], target_fpr)
-    prefilter, prefilter_info = None, None
-    if max_recall_loss is not None and backend.expensive:
-        prefilter = TfidfBackend(with_categories=False)
-        prefilter.fit(texts, labels, [e.category for e in train], seed)
-        cheap = prefilter.score([e.text for e in calib]).harm
-        caught = cheap[(y == 1) & (scores > threshold)]
-        escalate_at = calibrate_escalation(caught, max_recall_loss)
-        prefilter_info = PrefilterInfo(
-            backend=PREFILTER_BACKEND,
-            escalate_at=escalate_at,
-            max_recall_loss=max_recall_loss,
-            calibration_recall_loss=float(np.mean(caught < escalate_at)) if caught.size else 0.0,
-            calibration_escalated=float(np.mean(cheap[y == 0] >= escalate_at)),
-        )
-    info = StageInfo(
-        backend=backend_name,
-        threshold=threshold,
-        target_fpr=target_fpr,
-        calibration_fpr=float(np.mean(scores[y == 0] > threshold)),
-        calibration_tpr=float(np.mean(scores[y == 1] > threshold)),
-        train_examples=len(train),
-        calibration_examples=len(calib),
-        prefilter=prefilter_info,
-    )
-    return backend, prefilter, info
-
-
-def calibrate_escalation(caught: np.ndarray, max_recall_loss: float) -> float:
-    """The highest prefilter score below which at most `max_recall_loss` of `caught` fall.
-
-    `caught` holds the prefilter's scores of the restricted examples the stage's own
-    classifier flags: clearing a text scored below the returned bar loses at most that share
-    of them. With none caught, nothing is cleared.
-    """
-    if caught.size == 0:
-        return 0.0
-    ordered = np.sort(caught)
-    return float(ordered[int(np.floor(max_recall_loss * ordered.size))])
-
-
-def train_guard(
-    constitution: Constitution,
-    backend: str = DEFAULT_BACKEND,
-    target_fpr: float = DEFAULT_TARGET_FPR,
-    seed: int = 0,
-    augment_per_seed: int = 4,
-    holdout: float = 0.2,
-    extra: Sequence[Example] = (),
-    prefilter: Sequence[Stage] = DEFAULT_PREFILTER,
-    max_recall_loss: float = DEFAULT_MAX_RECALL_LOSS,
-) -> Guard:
-    """Train input and output classifiers from a constitution (plus optional synthetic examples).
-
-    A `holdout` share of the seeds (with all their variants) is kept out of training and
-    calibrates each stage's threshold to `target_fpr` on its permitted examples. Backends
-    with a `max_train` take a sample of each set, seeds first. The `prefilter` stages of an
-    expensive backend get a TF-IDF prefilter trained on the same sample, whose bar is
-    calibrated to clear at most `max_recall_loss` of what the backend flags; `cascade` is the
-    default backend with a prefilter on both stages.
-    """
-    started = time.monotonic()
-    if backend == CASCADE:
-        backend, prefilter = DEFAULT_BACKEND, ("input", "output")
-    max_train = new_backend(backend).max_train
-    backends: dict[Stage, Backend] = {}
-    prefilters: dict[Stage, Backend] = {}
-    stages: dict[str, StageInfo] = {}
-    for stage, examples in stage_examples(constitution, seed, augment_per_seed, extra).items():
-        train, calib = stage_sample(examples, stage, max_train, holdout, seed)
-        loss = max_recall_loss if stage in prefilter else None
-        backends[stage], cheap, stages[stage] = _train_stage(
-            backend, stage, train, calib, target_fpr, seed, loss
-        )
-        if cheap is not None:
-            prefilters[stage] = cheap
-    manifest = Manifest(
-        constitution=constitution.id,
-        constitution_sha256=hashlib.sha256(constitution.model_dump_json().encode()).hexdigest(),
-        categories=[c.id for c in constitution.categories],
-        seed=seed,
-        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        train_seconds=round(time.monotonic() - started, 1),
-        stages=stages,
-    )
-    return Guard(manifest, backends, prefilters)
+    return _shared(Guard.find(folder).resolve())

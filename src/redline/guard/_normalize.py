@@ -5,7 +5,7 @@ Unicode tag characters, letter ciphers (any Caesar shift, Atbash), text written 
 leetspeak, the last question of a dialogue pasted into one message); the classifier scores
 each view and keeps the maximum, so hiding a request in an encoding or under a fake dialogue
 does not hide it from the guard. The decoding tables are the attack tables of
-`redline.redteam.attacks.encoding`, so each transform has one implementation.
+`redline.attacks.encoding`, so each transform has one implementation.
 """
 
 import base64
@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from redline.redteam.attacks.encoding import (
+from redline.attacks.encoding import (
     HOMOGLYPHS,
     LEET,
     MORSE,

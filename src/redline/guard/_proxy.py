@@ -27,11 +27,13 @@ from starlette.types import Receive, Scope, Send
 
 from redline.guard._audit import AuditLog
 from redline.guard._batching import BatchingGuard
-from redline.guard._guard import Guard, Stage, Verdict, conversation_text
+from redline.guard._exchange import GuardedExchange
+from redline.guard._guard import Guard, conversation_text
 from redline.guard._keys import ClientKey, RateLimiter, find_key
 from redline.guard._metrics import ProxyMetrics
 from redline.guard._proxy_config import ProxyConfig
 from redline.guard._stream import StreamScreen
+from redline.guard._verdict import STAGES, Stage, Verdict
 
 UNSUPPORTED = {
     "tools": "tool calls would bypass output screening",
@@ -143,20 +145,6 @@ def parse_request(body: bytes) -> ChatRequest:
         raise ProxyError(422, f"{where}: {message}{more}") from ex
 
 
-def top_category(verdict: Verdict) -> str:
-    """The verdict's highest-scoring category ('error' for a failed screen)."""
-    if verdict.error is not None or not verdict.categories:
-        return "error" if verdict.error is not None else "unknown"
-    return max(verdict.categories, key=lambda c: verdict.categories[c])
-
-
-def failed_verdict(guard: Guard | BatchingGuard, stage: Stage, ex: Exception) -> Verdict:
-    """The verdict of a screen that raised: flagged (fail closed)."""
-    threshold = guard.manifest.stages[stage].threshold
-    return Verdict(stage=stage, score=1.0, threshold=threshold, flagged=True, categories={},
-                   view="raw", error=f"{type(ex).__name__}: {ex}")  # fmt: skip
-
-
 def completion(cid: str, model: str, content: str, finish: str, created: int) -> dict[str, Any]:
     """A chat completion object."""
     return {
@@ -210,7 +198,7 @@ CLIENT_CLOSED = 499
 
 
 @dataclass
-class Exchange:
+class RequestState:
     """What the proxy knows about one request while it handles it."""
 
     request_id: str
@@ -239,18 +227,49 @@ class ScreenedStream(StreamingResponse):
                 await self._body.aclose()  # type: ignore[attr-defined]
 
 
+class UpstreamEvents:
+    """The `data:` events of an upstream stream, parsed as they arrive.
+
+    Iteration ends at `[DONE]` (then `done` is True; the rest of the body is read and dropped,
+    so the connection goes back to the pool) or where the body ends. An event that is not a
+    JSON object raises ValueError.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.done = False
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[dict[str, Any]]:
+        buffer = b""
+        async for data in self.response.content.iter_any():
+            if self.done:
+                continue
+            *lines, buffer = (buffer + data).split(b"\n")
+            for line in lines:
+                if not line.startswith(b"data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == b"[DONE]":
+                    self.done = True
+                    break
+                event = orjson.loads(payload)
+                if not isinstance(event, dict):
+                    raise ValueError("an upstream stream event is not a JSON object")
+                yield event
+
+
 class GuardProxy:
     """The proxy's state: guard, upstream client, keys, rate limits, metrics, audit log."""
 
     def __init__(self, config: ProxyConfig, guard: Guard) -> None:
-        if not config.upstream:
-            raise ValueError("the proxy needs an upstream URL")
-        if not config.keys and not config.allow_anonymous:
-            raise ValueError("no client keys configured (and allow_anonymous is off)")
         self.config = config
-        self.upstream = config.upstream.rstrip("/")
-        self.guard = BatchingGuard(guard)
+        self.upstream = config.check().rstrip("/")
+        self.guard = guard
         self.metrics = ProxyMetrics()
+        self.exchange = GuardedExchange(BatchingGuard(guard), config.refusal, self._observe)
         self.limiter = RateLimiter()
         self.audit = AuditLog(config.audit_log, config.audit_texts) if config.audit_log else None
         key = os.environ.get(config.upstream_api_key_env)
@@ -268,14 +287,13 @@ class GuardProxy:
         The pool is aiohttp's rather than httpx's: relaying a stream is one read and one parse
         per upstream event, and aiohttp's C parser and lean pool cost a fraction of httpx's.
         """
-        guard = self.guard.guard
+        guard = self.guard
 
         def warm_up(stage: Stage) -> None:  # the classifier too, where a prefilter would clear
             guard.prescreen([WARM_UP], stage)
             guard.judge([WARM_UP], stage)
 
-        stages: tuple[Stage, ...] = ("input", "output")
-        for stage in stages:
+        for stage in STAGES:
             try:
                 await anyio.to_thread.run_sync(warm_up, stage)
             except Exception as ex:
@@ -330,22 +348,11 @@ class GuardProxy:
                 raise too_big
         return bytes(body)
 
-    async def screen(
-        self, stage: Stage, messages: list[dict[str, str]], response: str = ""
-    ) -> Verdict:
-        """One screen, batched with other requests'; a guard failure gives a flagged verdict."""
-        started = time.perf_counter()
-        try:
-            if stage == "input":
-                verdict = await self.guard.screen_input(messages)
-            else:
-                verdict = await self.guard.screen_output(messages, response)
-        except Exception as ex:
-            verdict = failed_verdict(self.guard, stage, ex)
-        self.metrics.screen.labels(stage).observe(time.perf_counter() - started)
+    def _observe(self, stage: Stage, verdict: Verdict, seconds: float) -> None:
+        """Count one screen: its time, and what decided it."""
+        self.metrics.screen.labels(stage).observe(seconds)
         by = "error" if verdict.error else "prefilter" if verdict.prefiltered else "classifier"
         self.metrics.screens.labels(stage, by).inc()
-        return verdict
 
     # --- the upstream ---
 
@@ -386,57 +393,68 @@ class GuardProxy:
 
     # --- answers ---
 
-    async def chat(self, request: Request, ex: Exchange) -> Response:
+    async def chat(self, request: Request, state: RequestState) -> Response:
         """Handle one chat completion request."""
-        ex.client = self.authenticate(request)
-        req = ex.request = parse_request(await self.read_body(request))
+        state.client = self.authenticate(request)
+        req = state.request = parse_request(await self.read_body(request))
         messages = req.conversation()
-        ex.input_text = conversation_text(messages)
-        verdict = ex.input_verdict = await self.screen("input", messages)
-        headers = {"x-request-id": ex.request_id}
-        if verdict.flagged:
-            self.finish(ex, 200, blocked="input")
-            return self.refusal(req, ex, headers)
+        state.input_text = conversation_text(messages)
+        headers = {"x-request-id": state.request_id}
         payload = req.model_dump(exclude_none=True)
         if req.stream:
+            verdict = state.input_verdict = await self.exchange.screen("input", messages)
+            if verdict.flagged:
+                self.finish(state, 200, blocked="input")
+                return self.refusal(req, state, headers)
             upstream = await self.open_upstream("/chat/completions", payload)
-            return ScreenedStream(self.stream(req, messages, upstream, ex), headers)
-        upstream = await self.open_upstream("/chat/completions", payload)
-        try:
-            data = orjson.loads(await upstream.read())
-            choice = data["choices"][0]
-            content = choice["message"].get("content") or ""
-        except TimeoutError as err:
-            raise self.upstream_failure("timeout", 504, TIMED_OUT) from err
-        except (aiohttp.ClientError, ValueError, KeyError, IndexError, TypeError) as err:
-            raise self.upstream_failure("invalid", 502, "invalid upstream response") from err
-        finally:
-            upstream.release()
-        out = ex.output_verdict = await self.screen("output", messages, content)
-        if out.flagged:
-            content = self.config.refusal
+            return ScreenedStream(self.stream(req, messages, upstream, state), headers)
+        done = await self.exchange.run(
+            messages, lambda: self.complete(payload), lambda answer: answer[1]
+        )
+        state.input_verdict, state.output_verdict = done.input, done.output
+        if done.blocked == "input" or done.answer is None:
+            self.finish(state, 200, blocked="input")
+            return self.refusal(req, state, headers)
+        data, content = done.answer
+        choice = data["choices"][0]
+        if done.blocked == "output":
+            content = self.exchange.refusal
             choice["finish_reason"] = "content_filter"
             headers["x-redline-blocked"] = "output"
         # only the screened text goes back: other fields (reasoning, logprobs) were not screened
         choice["message"] = {"role": "assistant", "content": content}
         choice.pop("logprobs", None)
         data["choices"] = [choice]
-        ex.output_text = content
-        self.finish(ex, 200, blocked="output" if out.flagged else None)
+        state.output_text = content
+        self.finish(state, 200, blocked=done.blocked)
         return JSONResponse(data, headers=headers)
 
-    def refusal(self, req: ChatRequest, ex: Exchange, headers: dict[str, str]) -> Response:
+    async def complete(self, payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """A whole (non-streamed) upstream answer and its text; a malformed one is a 502."""
+        upstream = await self.open_upstream("/chat/completions", payload)
+        try:
+            data = orjson.loads(await upstream.read())
+            content = data["choices"][0]["message"].get("content") or ""
+        except TimeoutError as err:
+            raise self.upstream_failure("timeout", 504, TIMED_OUT) from err
+        except (aiohttp.ClientError, ValueError, KeyError, IndexError, TypeError) as err:
+            raise self.upstream_failure("invalid", 502, "invalid upstream response") from err
+        finally:
+            upstream.release()
+        return data, content
+
+    def refusal(self, req: ChatRequest, state: RequestState, headers: dict[str, str]) -> Response:
         """The answer to a request blocked at input: a normal completion, finish content_filter."""
         headers = {**headers, "x-redline-blocked": "input"}
         if not req.stream:
-            body = completion(ex.request_id, req.model, self.config.refusal, "content_filter",
-                              int(time.time()))  # fmt: skip
+            body = completion(state.request_id, req.model, self.exchange.refusal,
+                              "content_filter", int(time.time()))  # fmt: skip
             return JSONResponse(body, headers=headers)
-        head = StreamHead(ex.request_id, req.model)
+        head = StreamHead(state.request_id, req.model)
 
         async def events() -> AsyncIterator[str]:
             yield head.chunk({"role": "assistant", "content": ""})
-            yield head.chunk({"content": self.config.refusal})
+            yield head.chunk({"content": self.exchange.refusal})
             yield head.chunk({}, "content_filter")
             if req.stream_options and req.stream_options.include_usage:
                 yield head.chunk({}, usage={"prompt_tokens": 0, "completion_tokens": 0,
@@ -450,125 +468,130 @@ class GuardProxy:
         req: ChatRequest,
         messages: list[dict[str, str]],
         upstream: aiohttp.ClientResponse,
-        ex: Exchange,
+        state: RequestState,
     ) -> AsyncIterator[str]:
         """Relay an upstream stream through a StreamScreen: only screened text goes out.
 
-        The upstream's events are parsed as they arrive, all the events of one read at once;
-        the client gets one chunk per screen that releases text, sent as soon as the screen
-        passes. The opening (role) chunk goes with the first text, the closing ones together.
+        Each screen that releases text sends it at once as one chunk; the opening (role) chunk
+        goes with the first text, the closing ones together at the end.
         """
         every, grow_to = self.config.stream_every, self.config.stream_every_max
-        screen = StreamScreen(self.guard.guard, messages, every, self.config.refusal,
+        screen = StreamScreen(self.guard, messages, every, self.exchange.refusal,
                               max_every=max(every, grow_to))  # fmt: skip
-        head = StreamHead(ex.request_id, req.model)
-        finish, usage, role_sent, ended, done = "stop", None, False, False, False
+        events = UpstreamEvents(upstream)
+        head: StreamHead | None = None
+        opening = ""  # the role chunk, sent with the first released text
+        finish, usage, ended = "stop", None, False
         status = CLIENT_CLOSED  # until the stream is delivered to its end
-        buffer, out = b"", ""  # out: chunks for the client, sent with the next text
         try:
-            async for data in upstream.content.iter_any():
-                if done:  # read the body to its end, so the connection is kept for reuse
-                    continue
-                *lines, buffer = (buffer + data).split(b"\n")
-                for line in lines:
-                    if not line.startswith(b"data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == b"[DONE]":
-                        ended = done = True
-                        break
-                    chunk = orjson.loads(payload)
-                    if "error" in chunk:
-                        raise ValueError(f"upstream error in stream: {chunk['error']}")
-                    if not role_sent:
-                        head = StreamHead(chunk.get("id", ex.request_id),
-                                          chunk.get("model", req.model),
-                                          chunk.get("created", head.created))  # fmt: skip
-                        out += head.chunk({"role": "assistant", "content": ""})
-                        role_sent = True
-                    usage = chunk.get("usage") or usage
-                    for choice in chunk.get("choices") or []:
-                        token = (choice.get("delta") or {}).get("content")
-                        if token and screen.add(token):
-                            verdict = await self.screen("output", messages, screen.text)
-                            released = screen.judge(verdict)
-                            if released:
-                                yield out + self.release(head, ex, released)
-                                out = ""
-                        if choice.get("finish_reason"):
-                            finish, ended = choice["finish_reason"], True
-                    if screen.stopped:
-                        break
+            async for event in events:
+                if "error" in event:
+                    raise ValueError(f"upstream error in stream: {event['error']}")
+                if head is None:  # the stream's identity comes from its first event
+                    head = StreamHead(event.get("id", state.request_id),
+                                      event.get("model", req.model),
+                                      event.get("created", int(time.time())))  # fmt: skip
+                    opening = head.chunk({"role": "assistant", "content": ""})
+                usage = event.get("usage") or usage
+                for choice in event.get("choices") or []:
+                    token = (choice.get("delta") or {}).get("content")
+                    if token and screen.add(token):
+                        verdict = await self.exchange.screen("output", messages, screen.text)
+                        released = screen.judge(verdict)
+                        if released:
+                            yield opening + self.release(head, state, released)
+                            opening = ""
+                    if choice.get("finish_reason"):
+                        finish, ended = choice["finish_reason"], True
                 if screen.stopped:  # closing the response cancels the upstream's generation
                     break
-            if not ended and not screen.stopped:
+            if not (ended or events.done) and not screen.stopped:
                 raise ValueError("the upstream stream ended before its last chunk")
-            if screen.held_back and not screen.stopped:
-                rest = screen.judge(await self.screen("output", messages, screen.text))
-                if rest:
-                    out += self.release(head, ex, rest)
-            if not role_sent:
-                out += head.chunk({"role": "assistant", "content": ""})
-            if screen.stopped:
-                out += head.chunk({"content": self.config.refusal})
-                finish = "content_filter"
-            out += head.chunk({}, finish)
-            if usage is not None:  # the upstream's count, when asked for and given
-                out += head.chunk({}, usage=usage)
-            yield out + DONE
+            if head is None:
+                head = StreamHead(state.request_id, req.model)
+                opening = head.chunk({"role": "assistant", "content": ""})
+            yield opening + await self.close_stream(head, screen, messages, state, finish, usage)
             status = 200
         except (aiohttp.ClientError, TimeoutError, ValueError) as err:
             timeout = isinstance(err, TimeoutError)
             kind = "timeout" if timeout else "stream"
             message = TIMED_OUT if timeout else "the upstream stream failed"
             self.metrics.upstream_errors.labels(kind).inc()
-            ex.error, status = f"{type(err).__name__}: {err}", 504 if timeout else 502
+            state.error, status = f"{type(err).__name__}: {err}", 504 if timeout else 502
             body = {"error": {"message": message, "type": "upstream_error", "code": status}}
             yield f"data: {json.dumps(body)}\n\n"
         finally:
             upstream.release()  # back to the pool if read to its end, else closed (cancels it)
             if status == CLIENT_CLOSED:
-                ex.error = "the client disconnected"
-            ex.output_verdict = screen.verdict
-            self.finish(ex, status, blocked="output" if screen.stopped else None)
+                state.error = "the client disconnected"
+            state.output_verdict = screen.verdict
+            self.finish(state, status, blocked="output" if screen.stopped else None)
 
-    def release(self, head: StreamHead, ex: Exchange, text: str) -> str:
+    async def close_stream(
+        self,
+        head: StreamHead,
+        screen: StreamScreen,
+        messages: list[dict[str, str]],
+        state: RequestState,
+        finish: str,
+        usage: Any,
+    ) -> str:
+        """The stream's last chunks, and [DONE].
+
+        The held-back text if its screen passes (else the refusal), the finish reason, and the
+        upstream's usage if it gave one.
+        """
+        out = ""
+        if screen.held_back and not screen.stopped:
+            rest = screen.judge(await self.exchange.screen("output", messages, screen.text))
+            if rest:
+                out += self.release(head, state, rest)
+        if screen.stopped:
+            out += head.chunk({"content": self.exchange.refusal})
+            finish = "content_filter"
+        out += head.chunk({}, finish)
+        if usage is not None:  # the upstream's count, when asked for and given
+            out += head.chunk({}, usage=usage)
+        return out + DONE
+
+    def release(self, head: StreamHead, state: RequestState, text: str) -> str:
         """The chunk that sends screened text to the client."""
-        if not ex.output_text:
-            self.metrics.first_token.observe(time.perf_counter() - ex.started)
-        ex.output_text += text
+        if not state.output_text:
+            self.metrics.first_token.observe(time.perf_counter() - state.started)
+        state.output_text += text
         return head.chunk({"content": text})
 
     # --- accounting ---
 
-    def finish(self, ex: Exchange, status: int, blocked: Stage | None = None) -> None:
+    def finish(self, state: RequestState, status: int, blocked: Stage | None = None) -> None:
         """Record a handled request in the metrics and the audit log."""
-        seconds = time.perf_counter() - ex.started
-        stream = "true" if ex.request is not None and ex.request.stream else "false"
+        seconds = time.perf_counter() - state.started
+        request = state.request
+        stream = "true" if request is not None and request.stream else "false"
         outcome = f"blocked_{blocked}" if blocked else ("ok" if status == 200 else str(status))
         self.metrics.requests.labels(outcome, stream).inc()
         self.metrics.latency.labels(stream).observe(seconds)
-        verdict = ex.input_verdict if blocked == "input" else ex.output_verdict
+        verdict = state.input_verdict if blocked == "input" else state.output_verdict
         if blocked and verdict is not None:
-            self.metrics.blocks.labels(blocked, top_category(verdict)).inc()
-        if self.audit is None or ex.request is None:
+            self.metrics.blocks.labels(blocked, verdict.top_category).inc()
+        if self.audit is None or request is None:
             return
         self.audit.append(
-            request_id=ex.request_id,
-            client=ex.client,
+            request_id=state.request_id,
+            client=state.client,
             decision="block" if blocked else ("pass" if status == 200 else "error"),
             stage=blocked,
-            category=top_category(verdict) if blocked and verdict is not None else None,
-            input_score=_score(ex.input_verdict),
-            output_score=_score(ex.output_verdict),
-            stream=ex.request.stream,
-            model=ex.request.model,
+            category=verdict.top_category if blocked and verdict is not None else None,
+            input_score=_score(state.input_verdict),
+            output_score=_score(state.output_verdict),
+            stream=request.stream,
+            model=request.model,
             status=status,
             latency_ms=round(seconds * 1000, 2),
-            error=ex.error,
-            input_sha256=hashlib.sha256(ex.input_text.encode()).hexdigest(),
-            input_text=ex.input_text,
-            output_text=ex.output_text,
+            error=state.error,
+            input_sha256=hashlib.sha256(state.input_text.encode()).hexdigest(),
+            input_text=state.input_text,
+            output_text=state.output_text,
         )
 
 
@@ -603,12 +626,12 @@ def create_app(config: ProxyConfig, guard: Guard) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
-        ex = Exchange(request_id=f"chatcmpl-{uuid.uuid4().hex}")
+        state = RequestState(request_id=f"chatcmpl-{uuid.uuid4().hex}")
         try:
-            return await proxy.chat(request, ex)
+            return await proxy.chat(request, state)
         except ProxyError as err:
-            ex.error = err.message
-            proxy.finish(ex, err.status)
+            state.error = err.message
+            proxy.finish(state, err.status)
             return err.response()
 
     @app.get("/v1/models")

@@ -4,9 +4,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from redline._refusal import REFUSAL
 from redline._yaml import load_yaml_model
+from redline.errors import RedlineError
 from redline.guard._keys import ClientKey
-from redline.guard._stream import DEFAULT_EVERY, DEFAULT_REFUSAL
+from redline.guard._stream import DEFAULT_EVERY
 
 DEFAULT_EVERY_MAX = 32
 
@@ -28,7 +30,7 @@ class ProxyConfig(BaseModel):
     """Clients allowed in; at least one unless `allow_anonymous`."""
     allow_anonymous: bool = False
     """Serve without client keys (local testing only)."""
-    refusal: str = DEFAULT_REFUSAL
+    refusal: str = REFUSAL
     """The text a blocked request or stream gets."""
     stream_every: int = Field(default=DEFAULT_EVERY, ge=1)
     """Upstream tokens before a stream's first output screen."""
@@ -43,6 +45,17 @@ class ProxyConfig(BaseModel):
     """JSONL audit log to append to (none: no audit log)."""
     audit_texts: bool = False
     """Keep the full screened input and released output in the audit log."""
+
+    def check(self) -> str:
+        """The upstream URL, once the configuration can serve: one upstream, keys or anonymous."""
+        if not self.upstream:
+            raise RedlineError("no upstream model: pass --upstream URL or set it in the config")
+        if not self.keys and not self.allow_anonymous:
+            raise RedlineError(
+                "no client keys: add keys to the config (`redline guard keygen`) "
+                "or pass --no-auth for local testing"
+            )
+        return self.upstream
 
 
 def load_proxy_config(path: str | Path) -> ProxyConfig:

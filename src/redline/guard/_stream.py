@@ -2,9 +2,10 @@
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from redline.guard._guard import Guard, Verdict
+from redline._refusal import REFUSAL
+from redline.guard._guard import Guard
+from redline.guard._verdict import Verdict
 
-DEFAULT_REFUSAL = "I can't continue with this response."
 DEFAULT_EVERY = 8
 """Tokens before the first screen (and between screens, unless the window grows)."""
 
@@ -26,7 +27,7 @@ class StreamScreen:
         guard: Guard,
         messages: Sequence[dict[str, str]] | str,
         every: int = DEFAULT_EVERY,
-        refusal: str = DEFAULT_REFUSAL,
+        refusal: str = REFUSAL,
         max_every: int | None = None,
     ) -> None:
         if every < 1:
@@ -85,9 +86,7 @@ class StreamScreen:
         try:
             return self.guard.screen_output(self.messages, self.text)
         except Exception as ex:  # fail closed: any guard failure stops the stream
-            threshold = self.guard.manifest.stages["output"].threshold
-            return Verdict(stage="output", score=1.0, threshold=threshold, flagged=True,
-                           categories={}, view="raw", error=str(ex))  # fmt: skip
+            return Verdict.failed("output", self.guard.manifest.stages["output"].threshold, ex)
 
     def feed(self, token: str) -> str:
         """Take one token; return the text now safe to send (empty while holding back)."""

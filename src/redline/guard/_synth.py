@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from redline._files import write_atomic
+from redline._refusal import opens_with_refusal
 from redline.guard._constitution import Category, Constitution
 
 PROMPT = """You write test data for a content-safety classifier. Category: {name}.
@@ -22,9 +23,6 @@ Here are examples of {kind} requests:
 
 Write {n} new, different {kind} requests a user might send, varied in wording, length and
 framing. One request per line, no numbering, no answers, nothing else."""
-
-_REFUSAL = re.compile(r"\b(I can('|no)t|I won't|I'm sorry|as an AI)\b", re.I)
-
 
 def _prompt(cat: Category, label: int, n: int, rng: random.Random) -> str:
     seeds = cat.harmful_seeds if label else cat.permitted_seeds
@@ -42,7 +40,7 @@ def clean_lines(text: str, known: set[str]) -> list[str]:
     for line in text.splitlines():
         line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip().strip('"')
         key = line.lower()
-        if 12 <= len(line) <= 400 and key not in known and not _REFUSAL.search(line):
+        if 12 <= len(line) <= 400 and key not in known and not opens_with_refusal(line):
             known.add(key)
             out.append(line)
     return out

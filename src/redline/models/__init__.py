@@ -4,12 +4,23 @@ Inspect reaches them as `redline/smollm2` and `redline/gguf` (registered through
 `inspect_ai` entry point); this module is the direct API, importable without Inspect.
 """
 
-from redline.models._catalog import EMBEDDED_MODEL, ModelInfo, engine_for, list_models
+from redline.models._catalog import (
+    EMBEDDED_MODEL,
+    GUARDED,
+    PROVIDER,
+    ModelInfo,
+    engine_for,
+    list_models,
+)
 from redline.models._engine import ContinuationScore, GGUFEngine, get_engine
+from redline.models._serve import SERVED_NAME, serve_embedded
 from redline.models._weights import check_gguf, smollm2_path
 
 __all__ = [
     "EMBEDDED_MODEL",
+    "GUARDED",
+    "PROVIDER",
+    "SERVED_NAME",
     "ContinuationScore",
     "GGUFEngine",
     "ModelInfo",
@@ -17,5 +28,6 @@ __all__ = [
     "engine_for",
     "get_engine",
     "list_models",
+    "serve_embedded",
     "smollm2_path",
 ]

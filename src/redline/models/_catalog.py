@@ -10,6 +10,8 @@ from redline.models._engine import GGUFEngine, get_engine
 from redline.models._weights import SMOLLM2_PACKAGE, smollm2_path
 
 PROVIDER = "redline"
+GUARDED = "guarded"
+"""`redline/guarded/INNER` is the model INNER behind a guard."""
 EMBEDDED_MODEL = f"{PROVIDER}/smollm2"
 
 

@@ -5,55 +5,41 @@ embedded model. (The inner model is named in the path, not by a `model` argument
 Inspect's `get_model(model, **model_args)` cannot take a model argument called `model`.)
 The guard folder is the model argument `guard` (default: the trained default guard).
 
-A blocked request or response comes back as an ordinary refusal with
-`stop_reason="content_filter"` and `metadata["guard"]` saying which stage blocked and why; the
-inner model is never called when the input is blocked. A guard that raises blocks (fail closed).
+The exchange is the guard's own (`GuardedExchange`, as in the proxy): a blocked request or
+response comes back as an ordinary refusal with `stop_reason="content_filter"` and
+`metadata["guard"]` saying which stage blocked and why; the inner model is never called when
+the input is blocked. A guard that raises blocks (fail closed).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import anyio
 from inspect_ai.model import (
     ChatCompletionChoice,
     ChatMessage,
     ChatMessageAssistant,
     GenerateConfig,
     Model,
+    ModelAPI,
     ModelOutput,
     get_model,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from redline.models._catalog import EMBEDDED_MODEL
-from redline.models._provider import RedlineAPI
-
-if TYPE_CHECKING:
-    from redline.guard import Guard, Verdict
-
-REFUSAL = "I can't help with that: the request was blocked by a safety guard."
+from redline.guard import GuardedExchange, Stage, ThreadScreens, Verdict, load_guard
+from redline.models._catalog import EMBEDDED_MODEL, GUARDED
 
 
-def load_guard_folder(folder: str | None) -> "Guard":
-    """The guard at `folder` (default: the default guard); one load per folder per process."""
-    from redline.redteam._judges import load_guard
-
-    return load_guard(folder)
-
-
-def blocked_output(
-    model: str, stage: str, verdict: "Verdict | None", error: str | None
-) -> ModelOutput:
+def blocked_output(model: str, stage: Stage, verdict: Verdict, refusal: str) -> ModelOutput:
     """A refusal standing in for a blocked request or response."""
-    category = max(verdict.categories, key=verdict.categories.__getitem__) if verdict else None
     guard = {
         "blocked": True,
         "stage": stage,
-        "category": category if verdict and verdict.categories else None,
-        "score": verdict.score if verdict else None,
-        "threshold": verdict.threshold if verdict else None,
-        "error": error,
+        "category": verdict.top_category if verdict.categories else None,
+        "score": verdict.score,
+        "threshold": verdict.threshold,
+        "error": verdict.error,
     }
-    message = ChatMessageAssistant(content=REFUSAL, model=model, source="generate")
+    message = ChatMessageAssistant(content=refusal, model=model, source="generate")
     return ModelOutput(
         model=model,
         choices=[ChatCompletionChoice(message=message, stop_reason="content_filter")],
@@ -61,7 +47,7 @@ def blocked_output(
     )
 
 
-class GuardedModel(RedlineAPI):
+class GuardedModel(ModelAPI):
     """An inner Inspect model behind a guard.
 
     The inner model is the name after `guarded/` (default the embedded model). Model args:
@@ -78,8 +64,8 @@ class GuardedModel(RedlineAPI):
         **model_args: Any,
     ) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
-        self.guard = load_guard_folder(guard)
-        inner = model_name.removeprefix("guarded").removeprefix("/") or EMBEDDED_MODEL
+        self.exchange = GuardedExchange(ThreadScreens(load_guard(guard)))
+        inner = model_name.removeprefix(GUARDED).removeprefix("/") or EMBEDDED_MODEL
         self.inner: Model = get_model(inner, config=config, base_url=base_url, **model_args)
 
     async def generate(
@@ -91,25 +77,18 @@ class GuardedModel(RedlineAPI):
     ) -> ModelOutput:
         """Screen the input, call the inner model, screen its whole response."""
         conversation = [{"role": m.role, "content": m.text} for m in input]
-        try:
-            verdict = await anyio.to_thread.run_sync(self.guard.screen_input, conversation)
-        except Exception as ex:  # fail closed: a guard that cannot judge blocks
-            return blocked_output(self.model_name, "input", None, f"{type(ex).__name__}: {ex}")
-        if verdict.flagged:
-            return blocked_output(self.model_name, "input", verdict, None)
-        output = await self.inner.generate(input, tools, tool_choice, config)
-        try:
-            verdict = await anyio.to_thread.run_sync(
-                self.guard.screen_output, conversation, output.completion
-            )
-        except Exception as ex:
-            blocked = blocked_output(self.model_name, "output", None, f"{type(ex).__name__}: {ex}")
-            blocked.usage = output.usage
+        done = await self.exchange.run(
+            conversation,
+            lambda: self.inner.generate(input, tools, tool_choice, config),
+            lambda output: output.completion,
+        )
+        if done.blocked is not None:
+            blocked = blocked_output(self.model_name, done.blocked, done.verdict,
+                                     self.exchange.refusal)  # fmt: skip
+            blocked.usage = done.answer.usage if done.answer is not None else None
             return blocked
-        if verdict.flagged:
-            blocked = blocked_output(self.model_name, "output", verdict, None)
-            blocked.usage = output.usage
-            return blocked
+        assert done.answer is not None
+        output = done.answer
         output.metadata = {**(output.metadata or {}), "guard": {"blocked": False}}
         return output
 

@@ -7,10 +7,12 @@ from redline.policy._compute import (
     classify,
     flop_from_hardware,
     flop_from_params,
+    measure_compute,
     tier_table,
 )
-from redline.policy._decision import Decision, decide
-from redline.policy._evidence import Evidence, ManualEvidence, Measurement
+from redline.policy._decision import Decision, IndicatorResult, ThresholdResult, decide
+from redline.policy._evidence import AssessmentHistory, Evidence, ManualEvidence, Measurement
+from redline.policy._feeds import feeds, task_metadata
 from redline.policy._library import DEFAULT_POLICY, load_policy, shipped_policies
 from redline.policy._schema import (
     AttestedSafeguard,
@@ -25,8 +27,12 @@ from redline.policy._schema import (
     Triggers,
 )
 from redline.policy._stats import Estimate
+from redline.policy._triggers import Trigger, reassessment_due
 
 __all__ = [
+    "AssessmentHistory",
+    "IndicatorResult",
+    "ThresholdResult",
     "DEFAULT_POLICY",
     "AttestedSafeguard",
     "ComputeReport",
@@ -44,13 +50,18 @@ __all__ = [
     "Source",
     "Threshold",
     "TierResult",
+    "Trigger",
     "Triggers",
     "classify",
     "decide",
     "flop_from_hardware",
     "flop_from_params",
+    "feeds",
     "load_policy",
+    "measure_compute",
+    "reassessment_due",
     "shipped_policies",
+    "task_metadata",
     "tier_table",
     "wilson",
 ]

@@ -1,16 +1,20 @@
 """Training compute estimates and the regulatory tiers they fall in."""
 
+import math
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
+from redline._records import Record, Strict
 from redline._yaml import load_yaml_model
 from redline.errors import RedlineError
-from redline.policy._schema import Number, Record, Source, Strict
+from redline.policy._schema import Number, Source
 
 Applies = Literal["yes", "no", "if_large_developer"]
+Method = Literal["6ND", "hardware", "given"]
+"""How the compute was known: 6 x parameters x tokens, from hardware, or given as a number."""
 
 
 class Tier(Strict):
@@ -61,7 +65,7 @@ class ComputeReport(Record):
     """Training compute, how it was estimated, and the tiers it reaches."""
 
     flop: float
-    method: Literal["6ND", "hardware"]
+    method: Method
     inputs: dict[str, float]
     tiers: list[TierResult]
     previous_flop: float | None = None
@@ -75,25 +79,61 @@ def tier_table() -> TierTable:
     )
 
 
+def _positive(**values: float) -> None:
+    for name, value in values.items():
+        if not (math.isfinite(value) and value > 0):
+            raise RedlineError(f"{name} must be a positive finite number, got {value}")
+
+
 def flop_from_params(params: float, tokens: float) -> float:
     """Dense-transformer training compute, 6 x parameters x tokens (MoE: active parameters)."""
-    if params <= 0 or tokens <= 0:
-        raise RedlineError("parameters and tokens must be positive")
+    _positive(params=params, tokens=tokens)
     return 6.0 * params * tokens
 
 
 def flop_from_hardware(chips: float, peak_flops: float, hours: float, utilization: float) -> float:
     """Training compute from hardware: chips x peak FLOP/s x seconds x utilisation."""
-    if chips <= 0 or peak_flops <= 0 or hours <= 0:
-        raise RedlineError("chips, peak FLOP/s and hours must be positive")
+    _positive(chips=chips, peak_flops=peak_flops, hours=hours)
     if not 0 < utilization <= 1:
         raise RedlineError(f"utilisation must be in (0, 1], got {utilization}")
     return chips * peak_flops * hours * 3600.0 * utilization
 
 
+def measure_compute(
+    effective_compute: float | None = None,
+    params: float | None = None,
+    tokens: float | None = None,
+    chips: float | None = None,
+    peak_flops: float | None = None,
+    hours: float | None = None,
+    utilization: float | None = None,
+) -> tuple[Method, float, dict[str, float]] | None:
+    """How much compute a run took, from whichever inputs are given; None without any.
+
+    Effective compute given as a number wins, then 6ND from parameters and tokens, then
+    hardware (utilisation defaults to the tier table's). Half a set of inputs is an error.
+    """
+    if effective_compute is not None:
+        _positive(effective_compute=effective_compute)
+        return "given", effective_compute, {"effective_compute": effective_compute}
+    if params is not None or tokens is not None:
+        if params is None or tokens is None:
+            raise RedlineError("give both --params and --tokens")
+        return "6ND", flop_from_params(params, tokens), {"params": params, "tokens": tokens}
+    hardware = {"chips": chips, "peak_flops": peak_flops, "hours": hours}
+    if all(v is None for v in hardware.values()):
+        return None
+    if chips is None or peak_flops is None or hours is None:
+        raise RedlineError("give --chips, --peak-flops and --hours together")
+    u = utilization if utilization is not None else tier_table().default_utilization.value
+    flop = flop_from_hardware(chips, peak_flops, hours, u)
+    return "hardware", flop, {"chips": chips, "peak_flops": peak_flops, "hours": hours,
+                              "utilization": u}  # fmt: skip
+
+
 def classify(
     flop: float,
-    method: Literal["6ND", "hardware"],
+    method: Method,
     inputs: dict[str, float],
     revenue_usd: float | None = None,
     bio_sequence: bool = False,

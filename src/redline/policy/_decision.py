@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 from redline import __version__
+from redline._records import Record
 from redline.policy._evidence import Attestation, Evidence, LogProvenance, Measurement
 from redline.policy._schema import (
     AttestedSafeguard,
@@ -15,9 +16,9 @@ from redline.policy._schema import (
     MeasuredSafeguard,
     Number,
     Policy,
-    Record,
     Threshold,
 )
+from redline.policy._triggers import Trigger, reassessment_due
 
 DECISION_SCHEMA_VERSION = 1
 
@@ -86,13 +87,6 @@ class Reason(Record):
 
     message: str
     refs: list[str] = []
-
-
-class Trigger(Record):
-    """Whether a comprehensive assessment is due, and why."""
-
-    due: bool
-    reasons: list[str]
 
 
 class PolicyRef(Record):
@@ -289,32 +283,13 @@ def _max_level(policy: Policy, levels: list[str | None]) -> str:
 def check_triggers(policy: Policy, evidence: Evidence, today: date) -> Trigger:
     """Whether a comprehensive assessment is due under the policy's triggers."""
     history = evidence.manual.history
-    reasons: list[str] = []
-    multiplier = policy.triggers.effective_compute_multiplier
-    months = policy.triggers.months_since_comprehensive
-    if (
-        history.last_comprehensive_date is None
-        and history.last_comprehensive_effective_compute is None
-    ):
-        return Trigger(due=True, reasons=["no previous comprehensive assessment on record"])
-    if (
-        multiplier is not None
-        and history.effective_compute
-        and history.last_comprehensive_effective_compute
-    ):
-        growth = history.effective_compute / history.last_comprehensive_effective_compute
-        if growth >= multiplier.value:
-            reasons.append(
-                f"effective compute grew {growth:.3g}x (trigger: {fmt(multiplier.value)}x)"
-            )
-    if months is not None and history.last_comprehensive_date is not None:
-        elapsed = (today - history.last_comprehensive_date).days / 30.4375
-        if elapsed >= months.value:
-            reasons.append(
-                f"{elapsed:.1f} months since the last comprehensive assessment "
-                f"(trigger: {fmt(months.value)})"
-            )
-    return Trigger(due=bool(reasons), reasons=reasons)
+    return reassessment_due(
+        policy.triggers,
+        last_date=history.last_comprehensive_date,
+        last_compute=history.last_comprehensive_effective_compute,
+        compute=history.effective_compute,
+        today=today,
+    )
 
 
 def decide(policy: Policy, evidence: Evidence, today: date | None = None) -> Decision:

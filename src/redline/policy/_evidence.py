@@ -12,9 +12,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from redline._files import sha256_file
+from redline._records import Record, Strict
 from redline._yaml import load_yaml_model
 from redline.errors import RedlineError
-from redline.policy._schema import Record, Strict
 from redline.policy._stats import Estimate, estimate_mean
 
 MEAN_METRICS = frozenset(
@@ -283,15 +284,6 @@ def task_matches(wanted: str, actual: str) -> bool:
     if "/" in wanted and "/" in actual:
         return False
     return wanted.rsplit("/", 1)[-1] == actual.rsplit("/", 1)[-1]
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _first_line(ex: Exception) -> str:

@@ -7,21 +7,11 @@ A policy is data (YAML). Every number in it is a `Number`, which says where it c
 from datetime import date
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from redline._records import Strict
 
 NumberStatus = Literal["cited", "cited_secondary", "cited_revoked", "derived", "placeholder"]
-
-
-class Record(BaseModel):
-    """Base for what redline writes: field docstrings become JSON Schema descriptions."""
-
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
-
-class Strict(BaseModel):
-    """Base for everything read from disk: unknown fields are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Number(Strict):

@@ -5,8 +5,8 @@ from typing import Literal
 
 import numpy as np
 
+from redline._records import Record
 from redline._stats import wilson
-from redline.policy._schema import Record
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20240917

@@ -1,20 +1,33 @@
-"""Red-team engine: attacks, judges, campaigns and attack-success statistics.
+"""Red-team engine: model-using attacks, judges, campaigns and attack-success statistics.
 
 The campaign tasks (`redline/redteam`, `redline/over_refusal`) live in `_campaign` and are
-registered through the Inspect entry point; importing this package does not load Inspect.
+registered through the Inspect entry point; `run_campaign` runs them, summarises and gates.
+Importing this package registers the attacker-model attacks (`attackers`) beside
+`redline.attacks`'s transforms, and does not load Inspect.
 """
 
+from redline.redteam import attackers  # noqa: F401  (registers the attacker-model attacks)
 from redline.redteam._behaviors import Behavior, load_behaviors, load_benign
-from redline.redteam._bon import BoNCurve, Forecast, PowerLaw, bon_curve
+from redline.redteam._bon import AsrForecast, BoNCurve, PowerLaw, bon_curve
 from redline.redteam._calibrate import CalibrationReport, calibrate_judge, load_labels
 from redline.redteam._judges import (
+    JUDGES,
     GuardJudge,
     Judge,
     Judgement,
     LLMJudge,
     Outcome,
     RefusalJudge,
-    refusal_probability,
+    make_judge,
+)
+from redline.redteam._run import (
+    OVER_REFUSAL_TASK,
+    REDTEAM_TASK,
+    CampaignSpec,
+    EvalSettings,
+    OverRefusalSpec,
+    check_campaign,
+    run_campaign,
 )
 from redline.redteam._summary import (
     CampaignResult,
@@ -28,11 +41,20 @@ from redline.redteam._summary import (
 )
 
 __all__ = [
+    "JUDGES",
+    "OVER_REFUSAL_TASK",
+    "REDTEAM_TASK",
+    "CampaignSpec",
+    "EvalSettings",
+    "OverRefusalSpec",
+    "check_campaign",
+    "make_judge",
+    "run_campaign",
     "Behavior",
     "BoNCurve",
     "CalibrationReport",
     "CampaignResult",
-    "Forecast",
+    "AsrForecast",
     "Gate",
     "GuardJudge",
     "Judge",
@@ -50,7 +72,6 @@ __all__ = [
     "load_behaviors",
     "load_benign",
     "load_labels",
-    "refusal_probability",
     "summarize_campaign",
     "summarize_over_refusal",
 ]

@@ -18,7 +18,7 @@ BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 20241204
 
 
-class Forecast(BaseModel):
+class AsrForecast(BaseModel):
     """Predicted ASR at a larger budget, with its bootstrap 95% interval."""
 
     k: int
@@ -45,7 +45,7 @@ class BoNCurve(BaseModel):
     behaviors: int
     asr_at_k: list[float]
     fit: PowerLaw | None = None
-    forecasts: list[Forecast] = []
+    forecasts: list[AsrForecast] = []
     note: str = ""
     """Why there is no fit, when there is none."""
 
@@ -101,7 +101,7 @@ def bon_curve(
         lows = highs = np.asarray([predict(a, b, h * n) for h in horizons])
     result.fit = PowerLaw(a=a, b=b, b_lower=b_lo, b_upper=b_hi, points=points)
     result.forecasts = [
-        Forecast(k=h * n, asr=predict(a, b, h * n), lower=float(lo), upper=float(hi))
+        AsrForecast(k=h * n, asr=predict(a, b, h * n), lower=float(lo), upper=float(hi))
         for h, lo, hi in zip(horizons, lows, highs, strict=True)
     ]
     return result

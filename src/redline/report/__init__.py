@@ -9,6 +9,7 @@ from redline.report._model import (
     BonPoint,
     FileRecord,
     LogRecord,
+    LogRole,
     ModelRef,
     Provenance,
     Report,
@@ -24,6 +25,7 @@ from redline.report._sign import (
     sign_report,
     verify_report,
 )
+from redline.report._svg import Line, Series, xy_chart
 from redline.report._write import load_report, write_report
 
 __all__ = [
@@ -33,10 +35,13 @@ __all__ = [
     "BestOfN",
     "BonPoint",
     "FileRecord",
+    "Line",
     "LogRecord",
+    "LogRole",
     "ModelRef",
     "Provenance",
     "Report",
+    "Series",
     "SafeguardsSection",
     "Signature",
     "StepRecord",
@@ -49,4 +54,5 @@ __all__ = [
     "sign_report",
     "verify_report",
     "write_report",
+    "xy_chart",
 ]

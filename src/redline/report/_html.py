@@ -4,8 +4,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from redline.policy import Measurement
-from redline.policy._decision import IndicatorResult, ThresholdResult
+from redline.policy import IndicatorResult, Measurement, ThresholdResult
 from redline.report._model import Report
 from redline.report._svg import IntervalRow, Line, Series, interval_chart, xy_chart
 

@@ -4,8 +4,8 @@ import datetime as dt
 from typing import Literal
 
 from redline import __version__
+from redline._records import Record
 from redline.policy import ComputeReport, Decision, Measurement
-from redline.policy._schema import Record
 
 REPORT_SCHEMA_VERSION = 1
 

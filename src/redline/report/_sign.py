@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from redline._files import sha256_file
 from redline.errors import RedlineError
-from redline.policy._evidence import sha256_file
 from redline.report._model import Report, Signature
 
 PRIVATE_KEY = "report-signing.key"

@@ -6,7 +6,7 @@ from markupsafe import Markup
 
 from redline.errors import RedlineError
 from redline.policy import Policy
-from redline.report._svg import Line, Series, xy_chart
+from redline.report import Line, Series, xy_chart
 from redline.store._db import HistoryEntry, Store
 from redline.store._trends import FamilyTrack, Forecast, logistic, series, track_family
 

@@ -14,12 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel
 
-from redline.policy import Policy
+from redline.policy import Policy, Trigger, reassessment_due
 from redline.store._db import HistoryEntry
 
 BOOTSTRAP = 300
 SEED = 20241126
-DAYS_PER_MONTH = 30.4375
 
 
 class Crossing(BaseModel):
@@ -168,42 +167,25 @@ def forecasts(history: Sequence[HistoryEntry]) -> list[Forecast]:
     return result
 
 
-class Triggers(BaseModel):
-    """Whether a comprehensive assessment is due for a family, and why."""
-
-    due: bool
-    reasons: list[str]
-
-
 def triggers(
     history: Sequence[HistoryEntry], policy: Policy, today: dt.date | None = None
-) -> Triggers:
-    """Due when effective compute grew by the policy's multiplier, or its months have passed."""
-    today = today or dt.datetime.now(dt.UTC).date()
+) -> Trigger:
+    """The policy's re-assessment triggers over a family's history.
+
+    The newest checkpoint's compute is compared with the last comprehensive assessment's.
+    """
     comprehensive = [e for e in history if e.comprehensive]
-    if not comprehensive:
-        return Triggers(due=True, reasons=["no comprehensive assessment on record"])
-    last = comprehensive[-1]
     known = [e for e in history if e.effective_compute]
-    reasons = []
-    multiplier = policy.triggers.effective_compute_multiplier
-    if multiplier and known and last.effective_compute:
-        newest = max(known, key=lambda e: e.effective_compute or 0.0)
-        growth = (newest.effective_compute or 0.0) / last.effective_compute
-        if growth >= multiplier.value:
-            reasons.append(
-                f"effective compute grew {growth:.3g}x since the last comprehensive assessment "
-                f"({newest.checkpoint} vs {last.checkpoint}; trigger {multiplier.value:g}x)"
-            )
-    months = policy.triggers.months_since_comprehensive
-    last_date = dt.date.fromisoformat(last.created[:10])
-    elapsed = (today - last_date).days / DAYS_PER_MONTH
-    if months and elapsed >= months.value:
-        reasons.append(
-            f"{elapsed:.1f} months since the last comprehensive assessment "
-            f"({last_date}; trigger {months.value:g} months)"
-        )
-    return Triggers(due=bool(reasons), reasons=reasons)
+    last = comprehensive[-1] if comprehensive else None
+    newest = max(known, key=lambda e: e.effective_compute or 0.0) if known else None
+    return reassessment_due(
+        policy.triggers,
+        last_date=dt.date.fromisoformat(last.created[:10]) if last else None,
+        last_compute=last.effective_compute if last else None,
+        compute=newest.effective_compute if newest else None,
+        today=today or dt.datetime.now(dt.UTC).date(),
+        compared=f"{newest.checkpoint} vs {last.checkpoint}" if newest and last else "",
+    )
 
 
 class FamilyTrack(BaseModel):
@@ -212,7 +194,7 @@ class FamilyTrack(BaseModel):
     family: str
     entries: list[HistoryEntry]
     forecasts: list[Forecast]
-    triggers: Triggers
+    triggers: Trigger
 
 
 def track_family(

@@ -10,7 +10,6 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 
 from redline.evals._agent import MESSAGE_LIMIT, TIME_LIMIT, sandbox_spec, tool_agent
-from redline.evals._feeds import task_metadata
 from redline.evals.autonomy.base import (
     RepairTask,
     copy_repo,
@@ -20,6 +19,7 @@ from redline.evals.autonomy.base import (
     time_horizon,
 )
 from redline.evals.autonomy.horizon import fit_logistic, horizon_minutes, horizon_with_ci
+from redline.policy import task_metadata
 
 __all__ = [
     "RepairTask",
@@ -56,7 +56,7 @@ def sample_for(repair: RepairTask) -> Sample:
     )
 
 
-@task
+@task(suite="capability")
 def autonomy(
     sandbox: str = "local",
     message_limit: int = MESSAGE_LIMIT,

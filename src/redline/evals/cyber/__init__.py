@@ -13,11 +13,11 @@ from inspect_ai.dataset import MemoryDataset, Sample
 
 from redline.errors import RedlineError
 from redline.evals._agent import MESSAGE_LIMIT, TIME_LIMIT, sandbox_spec, tool_agent
-from redline.evals._feeds import task_metadata
 from redline.evals.cyber import encodings, forensics, reversing, services  # noqa: F401
 from redline.evals.cyber.base import TIERS, Challenge, challenge, get_challenge, registered
 from redline.evals.cyber.lifecycle import build_challenge, cleanup
 from redline.evals.cyber.scoring import flag_match
+from redline.policy import task_metadata
 
 __all__ = ["TIERS", "Challenge", "challenge", "cyber", "get_challenge", "registered"]
 
@@ -49,7 +49,7 @@ def missing_tools(c: type[Challenge]) -> list[str]:
     return [tool for tool in c.needs if shutil.which(tool) is None]
 
 
-@task
+@task(suite="capability")
 def cyber(
     tier: int | None = None,
     sandbox: str = "local",

@@ -10,6 +10,7 @@ import random
 import re
 from typing import TYPE_CHECKING
 
+from redline._refusal import opens_with_refusal
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -51,8 +52,6 @@ def extract_prompt(reply: str, request: str | None = None) -> str | None:
         lines = found.strip().splitlines()
         if len(lines) > 1 and _PREAMBLE.match(lines[0].strip()):
             found = "\n".join(lines[1:])
-        from redline.redteam._judges import opens_with_refusal  # the judges' prefix rules
-
         if opens_with_refusal(found):
             return None
     found = found.strip(_QUOTES)

@@ -2,7 +2,7 @@
 
 from functools import cache
 
-from redline.policy import load_policy, shipped_policies
+from redline.policy._library import load_policy, shipped_policies
 
 
 @cache

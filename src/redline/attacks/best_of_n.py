@@ -8,7 +8,7 @@ import random
 
 from typing_extensions import override
 
-from redline.redteam.attacks.base import Attack, attack
+from redline.attacks.base import Attack, attack
 
 BON_PAPER = "Hughes et al. 2024, Best-of-N Jailbreaking (arXiv 2412.03556)"
 

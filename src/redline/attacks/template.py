@@ -9,8 +9,8 @@ from typing import ClassVar
 
 from typing_extensions import override
 
-from redline.redteam.attacks.base import Attack, attack
-from redline.redteam.attacks.encoding import JAILBROKEN
+from redline.attacks.base import Attack, attack
+from redline.attacks.encoding import JAILBROKEN
 
 
 class TemplateAttack(Attack):

@@ -4,7 +4,7 @@ import random
 
 from typing_extensions import override
 
-from redline.redteam.attacks.base import Attack, attack
+from redline.attacks.base import Attack, attack
 
 
 @attack("payload_splitting")

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from typing_extensions import override
 
-from redline.redteam.attacks.attacker import AttackerChat, require_attacker
-from redline.redteam.attacks.base import Attack, AttackError, attack
+from redline.attacks import Attack, AttackError, attack
+from redline.redteam.attackers.attacker import AttackerChat, require_attacker
 
 if TYPE_CHECKING:
     from inspect_ai.model import Model

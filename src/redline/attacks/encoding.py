@@ -8,7 +8,7 @@ import urllib.parse
 
 from typing_extensions import override
 
-from redline.redteam.attacks.base import Attack, attack
+from redline.attacks.base import Attack, attack
 
 MORSE = {
     "a": ".-", "b": "-...", "c": "-.-.", "d": "-..", "e": ".", "f": "..-.", "g": "--.",

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING
 
 from typing_extensions import override
 
+from redline._refusal import is_refusal
+from redline.attacks import AttackError, attack
 from redline.errors import RedlineError
-from redline.redteam.attacks.attacker import AttackerChat
-from redline.redteam.attacks.base import AttackError, JudgeFn, MultiTurnAttack, TargetFn, attack
+from redline.redteam.attackers.attacker import AttackerChat
+from redline.redteam.attackers.base import JudgeFn, MultiTurnAttack, TargetFn
 
 if TYPE_CHECKING:
     from inspect_ai.model import ChatMessage, Model
@@ -145,7 +147,6 @@ class Crescendo(MultiTurnAttack):
     ) -> "list[ChatMessage]":
         from inspect_ai.model import ChatMessageAssistant, ChatMessageUser
 
-        from redline.redteam._judges import is_refusal  # the one refusal detector
 
         _check_turns(max_turns)
         system = CRESCENDO_SYSTEM.format(behavior=behavior, max_turns=max_turns)
