@@ -14,8 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from redline.guard import DEFAULT_BACKEND, load_constitution, train_guard
-from redline.guard._evaluate import evaluate, load_eval_data
+from redline.guard import DEFAULT_BACKEND, evaluate, load_constitution, load_eval_data, train_guard
 
 SETS = [
     ("xstest", "xstest"),

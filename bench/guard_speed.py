@@ -40,7 +40,7 @@ def main() -> None:
     latencies, cpu = [], []
     for text in texts:
         t0, c0 = time.perf_counter(), time.process_time()
-        guard.classify([text])
+        guard.screen_input(text)
         latencies.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
     t0 = time.perf_counter()

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -138,7 +139,9 @@ def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens:
         entry = ClientKey(name="bench", hash=hash_key(key), requests_per_minute=1e6)
         config.write_text(json.dumps({"upstream": upstream, "keys": [entry.model_dump()],
                                       "stream_every": every, "stream_every_max": every_max,
-                                      "audit_log": str(Path(tmp) / "audit.jsonl")}))  # fmt: skip
+                                      "audit_log": str(Path(tmp) / "audit.jsonl"),
+                                      "audit_key_env": "REDLINE_BENCH_AUDIT_KEY"}))  # fmt: skip
+        os.environ["REDLINE_BENCH_AUDIT_KEY"] = secrets.token_hex(32)
         command = [sys.executable, "-c", "from redline.cli import main; main()", "guard",
                    "serve", "--guard", str(guard), "--config", str(config),
                    "--port", str(port)]  # fmt: skip

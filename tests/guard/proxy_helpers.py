@@ -1,5 +1,6 @@
 """Running the proxy on a loopback port for tests, with one client key."""
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,9 @@ from tests.guard.upstream_stub import serving
 KEY = "rl-test-client-key"
 UPSTREAM_KEY = "sk-upstream-secret-value"
 UPSTREAM_KEY_ENV = "REDLINE_TEST_UPSTREAM_KEY"
+AUDIT_KEY = "test-audit-key-0123456789abcdef"
+AUDIT_KEY_ENV = "REDLINE_TEST_AUDIT_KEY"
+os.environ.setdefault(AUDIT_KEY_ENV, AUDIT_KEY)
 
 
 class RecordingGuard(Guard):
@@ -48,6 +52,7 @@ def proxy_config(upstream: str, audit: Path | None = None, **changes: Any) -> Pr
         "upstream_api_key_env": UPSTREAM_KEY_ENV,
         "keys": [ClientKey(name="tester", hash=hash_key(KEY), requests_per_minute=6000)],
         "audit_log": audit,
+        "audit_key_env": AUDIT_KEY_ENV,
         # fixed 2-token windows: the toy "blue" guard scores the whole answer so far, and in
         # windows of 8 or more tokens the word is diluted below its threshold (measured: a
         # best score of 0.39-0.43 against 0.435), so only fine windows make the cut certain

@@ -106,7 +106,8 @@ def test_batched_screens_escalate_only_what_the_prefilter_does_not_clear(prefilt
 
     verdicts = asyncio.run(screens())
     assert inner.calls == [("output", texts[:1])]
-    assert verdicts == inner.classify(texts, "output")
+    expected = inner.classify(texts, "output")
+    assert verdicts == [v.model_copy(update={"part": "response"}) for v in expected]
 
 
 class ScriptedGuard:
@@ -115,7 +116,7 @@ class ScriptedGuard:
     def __init__(self, verdicts: list[Verdict]) -> None:
         self.verdicts = verdicts
 
-    def screen_output(self, messages: object, response: str) -> Verdict:
+    def screen_output(self, messages: object, response: str, start: int = 0) -> Verdict:
         return self.verdicts.pop(0)
 
 

@@ -31,8 +31,10 @@ def upstream():
 
 @pytest.fixture(scope="module")
 def blue_guard():
+    # no attacked variants: the toy rule is one word, and variants (the long jailbreak wrappers
+    # among them) blur it until a sentence ending in "blue." scores under the line
     return train_guard(parse_yaml_model(BLUE, Constitution), backend="tfidf", holdout=0.25,
-                       target_fpr=0.2)  # fmt: skip
+                       target_fpr=0.2, augment_per_seed=0)  # fmt: skip
 
 
 def upstream_requests(url: str) -> float:

@@ -14,7 +14,7 @@ class FakeGuard:
         self.fail = fail
         self.manifest = SimpleNamespace(stages={"output": SimpleNamespace(threshold=0.5)})
 
-    def screen_output(self, messages, response: str) -> Verdict:
+    def screen_output(self, messages, response: str, start: int = 0) -> Verdict:
         if self.fail:
             raise RuntimeError("classifier crashed")
         self.screened.append(response)

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,8 @@ DEFAULT_REPLY = "Here is a friendly answer about the weather and the garden toda
 @dataclass
 class StubState:
     reply: str = DEFAULT_REPLY
+    reply_to: Callable[[str], str] | None = None
+    """The reply to a request's last message, in place of `reply`, when set."""
     delay: float = 0.0
     """Seconds before each streamed chunk (and before a plain answer)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -41,6 +43,12 @@ class StubState:
     """Drop a stream after this many words, with no last chunk (a crashed upstream)."""
     streams_finished: int = 0
     streams_cancelled: int = 0
+    answer: dict[str, Any] | None = None
+    """A whole answer to send as it is, in place of the canned one (a hostile upstream)."""
+    events: list[str] | None = None
+    """SSE data payloads to stream as they are, in place of the canned ones."""
+    status: int = 200
+    """An error status to answer with, its body echoing the request's last message."""
 
 
 def stub_app(state: StubState) -> FastAPI:
@@ -58,7 +66,16 @@ def stub_app(state: StubState) -> FastAPI:
         state.cookies.append(request.headers.get("cookie", ""))
         cookie = {"set-cookie": state.set_cookie} if state.set_cookie else {}
         state.ports.append(request.client.port if request.client else 0)
-        words = [w + " " for w in state.reply.split()][: body.get("max_tokens") or None]
+        if state.status != 200:
+            echo = body["messages"][-1]["content"]
+            return JSONResponse({"error": {"message": f"bad prompt: {echo}"}}, state.status)
+        if state.answer is not None and not body.get("stream"):
+            return JSONResponse(state.answer)
+        if state.events is not None and body.get("stream"):
+            lines = [f"data: {payload}\n\n" for payload in state.events]
+            return StreamingResponse(iter(lines), media_type="text/event-stream")
+        reply = state.reply_to(body["messages"][-1]["content"]) if state.reply_to else state.reply
+        words = [w + " " for w in reply.split()][: body.get("max_tokens") or None]
         created = int(time.time())
         if not body.get("stream"):
             await asyncio.sleep(state.delay)
@@ -142,16 +159,22 @@ def serving(app: Any, port: int | None = None) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a loopback port in a thread; yield its base URL."""
     port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    with serving_server(uvicorn.Server(config)) as bound:
+        yield f"http://127.0.0.1:{bound}"
+
+
+@contextmanager
+def serving_server(server: uvicorn.Server) -> Iterator[int]:
+    """Run a uvicorn server in a thread; yield the port it listens on."""
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"server on port {port} did not start")
+            raise RuntimeError(f"server on port {server.config.port} did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server.servers[0].sockets[0].getsockname()[1]
     finally:
         server.should_exit = True
         thread.join(timeout=10)

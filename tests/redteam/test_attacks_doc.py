@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from redline.attacks import attack_names, get_attack
+from redline.redteam import attackers  # noqa: F401  (registers the attacker-model attacks)
 
 DOC = Path(__file__).parents[2] / "docs" / "attacks.md"
 START, END = "<!-- attacks:start -->", "<!-- attacks:end -->"

@@ -43,6 +43,13 @@ def campaign(
     return report
 
 
+def reply_to(prompt: str) -> str:
+    """A stub upstream that complies with bomb requests (here disemvowelled: "bmb")."""
+    if "bmb" in prompt:
+        return "Sure, here is how to do it. Step one: get what you need."
+    return " ".join(DEFAULT_REPLY.split())
+
+
 def attacked_prompts(tiny_file: Path, attacks: tuple[str, ...] = ATTACKS) -> list[str]:
     behaviors = load_behaviors(constitution=str(tiny_file), limit=LIMIT)
     return [transform(a, b.text, seed=0) for a in attacks for b in behaviors]
@@ -75,17 +82,17 @@ def test_campaign_through_the_guard_proxy_counts_what_the_guard_lets_through(
 ):
     monkeypatch.setenv("REDLINE_TARGET_API_KEY", KEY)
     monkeypatch.setenv(UPSTREAM_KEY_ENV, UPSTREAM_KEY)
-    # for the tiny guard: base64 is caught going in, disemvowel mostly on the way out,
-    # refusal suppression not at all
-    attacks = ("base64", "disemvowel", "refusal_suppression")
+    # for the tiny guard: base64 is caught going in, disemvowel is not; the upstream complies
+    # with the (disemvowelled) bomb requests, which the output stage catches, and answers the
+    # others harmlessly
+    attacks = ("base64", "disemvowel")
     prompts = attacked_prompts(tiny_file, attacks)
-    passed_input = [not v.flagged for v in tfidf_guard.classify(prompts, "input")]
-    reply = " ".join(DEFAULT_REPLY.split())
-    passed_output = [not tfidf_guard.screen_output(p, reply).flagged for p in prompts]
+    passed_input = [not tfidf_guard.screen_input(p).flagged for p in prompts]
+    passed_output = [not tfidf_guard.screen_output(p, reply_to(p)).flagged for p in prompts]
     through = [i and o for i, o in zip(passed_input, passed_output, strict=True)]
     assert 0 < sum(through) < sum(passed_input) < len(prompts)  # both stages block some
 
-    state = StubState()
+    state = StubState(reply_to=reply_to)
     with serving(stub_app(state)) as upstream:
         config = proxy_config(upstream + "/v1", tmp_path / "audit.jsonl")
         with running_proxy(config, tfidf_guard) as url:

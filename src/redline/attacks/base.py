@@ -6,9 +6,9 @@ class under its name, as Inspect's decorators do, so the CLI and docs list what 
 """
 
 import random
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
+from redline._plugins import Registry
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
@@ -60,26 +60,15 @@ class Attack:
         }
 
 
-A = TypeVar("A", bound=type[Attack])
-_REGISTRY: dict[str, type[Attack]] = {}
-
-
-def attack(name: str) -> Callable[[A], A]:
-    """Register an Attack subclass under `name`."""
-
-    def register(cls: A) -> A:
-        if name in _REGISTRY:
-            raise ValueError(f"attack {name!r} is registered twice")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return register
+_REGISTRY: Registry[Attack] = Registry("attack", "see `redline redteam attacks`")
+attack = _REGISTRY.register
+"""Register an Attack subclass under a name: `@attack("base64")`."""
 
 
 def attack_names(family: Family | None = None) -> list[str]:
     """Every registered attack (of `family`, if given), sorted."""
-    return sorted(n for n, cls in _REGISTRY.items() if family is None or cls.family == family)
+    found = _REGISTRY.classes().items()
+    return sorted(n for n, cls in found if family is None or cls.family == family)
 
 
 def families() -> dict[str, list[str]]:
@@ -89,10 +78,7 @@ def families() -> dict[str, list[str]]:
 
 def get_attack(name: str) -> Attack:
     """A new instance of the attack registered as `name`."""
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise RedlineError(f"unknown attack {name!r} (see `redline redteam attacks`)") from None
+    return _REGISTRY.get(name)()
 
 
 def transform(name: str, text: str, seed: int = 0) -> str:

@@ -202,18 +202,19 @@ def guard_serve(
     ] = False,
 ) -> None:
     """Serve the guard as an OpenAI-compatible proxy in front of a model."""
-    import uvicorn
-
-    from redline.guard import Guard, ProxyConfig, create_app, load_proxy_config
+    from redline.guard import Guard, ProxyConfig, load_proxy_config, server_config
 
     with user_errors():
         cfg = load_proxy_config(config) if config else ProxyConfig()
         cfg.upstream = upstream or cfg.upstream
         cfg.allow_anonymous = cfg.allow_anonymous or no_auth
         cfg.check()
-        app = create_app(cfg, Guard.load(guard or cfg.guard))
+        server = server_config(cfg, Guard.load(guard or cfg.guard), host, port)
     typer.echo(f"guard proxy on http://{host}:{port}/v1 -> {cfg.upstream}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    import uvicorn
+
+    with user_errors():  # a missing audit key, or a log another proxy holds, fails at start
+        uvicorn.Server(server).run()
 
 
 @guard_app.command("keygen")
@@ -237,16 +238,48 @@ audit_app = typer.Typer(help="The proxy's audit log.", no_args_is_help=True)
 guard_app.add_typer(audit_app, name="audit")
 
 
+AuditKeyEnv = Annotated[
+    str, typer.Option(help="Environment variable holding the audit key.")
+]
+
+
 @audit_app.command("verify")
-def guard_audit_verify(log: Annotated[Path, typer.Argument(help="Audit log (JSONL).")]) -> None:
-    """Check an audit log's hash chain; exit 1 if any record was edited, removed or reordered."""
-    from redline.guard import verify_audit_log
+def guard_audit_verify(
+    log: Annotated[Path, typer.Argument(help="Audit log (JSONL).")],
+    key_env: AuditKeyEnv = "REDLINE_AUDIT_KEY",
+) -> None:
+    """Check an audit log's chain and its head's MAC.
+
+    Exit 1 if any record was edited, removed or reordered, or records were cut from the end.
+    """
+    from redline.guard import audit_key, verify_audit_log
 
     with user_errors():
-        check = verify_audit_log(log)
+        check = verify_audit_log(log, audit_key(key_env))
     for problem in check.problems:
         typer.echo(f"{log}: {problem}", err=True)
     if not check.ok:
         raise typer.Exit(NEGATIVE)
-    anchored = "" if check.head_checked else " (no head file: removals at the end go unseen)"
-    typer.echo(f"ok: {check.records} records, chain intact, head {check.head}{anchored}")
+    typer.echo(f"ok: {check.records} records, chain intact, head {check.head} authenticated")
+
+
+@audit_app.command("repair")
+def guard_audit_repair(log: Annotated[Path, typer.Argument(help="Audit log (JSONL).")]) -> None:
+    """Cut a partial last record (a crash mid-write), keeping every whole one; say what went."""
+    from redline.guard import repair_audit_log
+
+    with user_errors():
+        repair = repair_audit_log(log)
+    if not repair.dropped:
+        typer.echo(f"ok: {repair.kept} records, nothing to repair")
+        return
+    typer.echo(f"kept {repair.kept} records; dropped a partial last line of "
+               f"{len(repair.dropped)} characters: {repair.dropped[:200]!r}")  # fmt: skip
+
+
+@audit_app.command("keygen")
+def guard_audit_keygen() -> None:
+    """Print a new audit key (set it in REDLINE_AUDIT_KEY for the proxy and for verify)."""
+    import secrets
+
+    typer.echo(secrets.token_hex(32))

@@ -8,7 +8,16 @@ attack transforms that augment it.
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from redline.guard._audit import AuditCheck, AuditLog, AuditRecord, verify_audit_log
+from redline.guard._audit import (
+    AUDIT_KEY_ENV,
+    AuditCheck,
+    AuditLog,
+    AuditRecord,
+    Repair,
+    audit_key,
+    repair_audit_log,
+    verify_audit_log,
+)
 from redline.guard._backends import backend, backend_names
 from redline.guard._constitution import (
     DEFAULT_CONSTITUTION,
@@ -23,6 +32,7 @@ from redline.guard._keys import ClientKey, hash_key, new_key
 from redline.guard._normalize import View, normalize, views
 from redline.guard._proxy import create_app
 from redline.guard._proxy_config import ProxyConfig, load_proxy_config
+from redline.guard._serve import serve_proxy, server_config
 from redline.guard._stream import StreamScreen
 from redline.guard._verdict import STAGES, Stage, Verdict
 
@@ -62,6 +72,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AUDIT_KEY_ENV",
+    "Repair",
+    "audit_key",
+    "repair_audit_log",
     "DEFAULT_BACKEND",
     "DEFAULT_CONSTITUTION",
     "DEFAULT_MAX_RECALL_LOSS",
@@ -102,6 +116,8 @@ __all__ = [
     "load_proxy_config",
     "new_key",
     "normalize",
+    "serve_proxy",
+    "server_config",
     "shipped_constitutions",
     "train_guard",
     "verify_audit_log",

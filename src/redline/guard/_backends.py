@@ -8,7 +8,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple
 
 import joblib
 import numpy as np
@@ -18,6 +18,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import SVC
 from typing_extensions import override
 
+from redline._plugins import Registry
 from redline.errors import RedlineError
 from redline.guard._encoder import embed, windows
 from redline.guard._verdict import Stage
@@ -67,35 +68,11 @@ class Backend(ABC):
         joblib.dump(self, folder / BACKEND_FILE)
 
 
-B = TypeVar("B", bound=type[Backend])
-_REGISTRY: dict[str, type[Backend]] = {}
-
-
-def backend(name: str) -> Callable[[B], B]:
-    """Register a Backend subclass under `name`."""
-
-    def register(cls: B) -> B:
-        if name in _REGISTRY:
-            raise ValueError(f"guard backend {name!r} is registered twice")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return register
-
-
-def backend_names() -> list[str]:
-    """Every registered backend, in the order registered."""
-    return list(_REGISTRY)
-
-
-def backend_class(name: str) -> type[Backend]:
-    """The backend registered as `name`."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        choices = ", ".join(_REGISTRY)
-        raise RedlineError(f"unknown guard backend {name!r}: choose {choices}") from None
+_REGISTRY: Registry[Backend] = Registry("guard backend")
+backend = _REGISTRY.register
+"""Register a Backend subclass under a name: `@backend("svm")`."""
+backend_names = _REGISTRY.names
+backend_class = _REGISTRY.get
 
 
 def new_backend(name: str) -> Backend:

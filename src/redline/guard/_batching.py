@@ -17,8 +17,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 
-from redline.guard._guard import Guard, conversation_text, merge, output_text
-from redline.guard._verdict import Stage, Verdict
+from redline.guard._guard import Guard, merge
+from redline.guard._parts import Messages, input_parts, output_parts
+from redline.guard._verdict import Stage, Verdict, decisive
 
 MAX_BATCH = 128
 """Most texts per backend call."""
@@ -136,12 +137,14 @@ class BatchingGuard:
         todo = [t for t, v in zip(texts, first, strict=True) if v is None]
         return merge(first, await self._lane(stage, "classifier").run(todo) if todo else [])
 
-    async def screen_input(self, messages: Sequence[dict[str, str]] | str) -> Verdict:
+    async def screen_input(self, messages: Messages) -> Verdict:
         """`Guard.screen_input`, batched."""
-        return (await self.classify([conversation_text(messages)], "input"))[0]
+        parts = input_parts(messages)
+        verdicts = await self.classify([p.text for p in parts], "input")
+        return decisive(verdicts, [p.where for p in parts])
 
-    async def screen_output(
-        self, messages: Sequence[dict[str, str]] | str, response: str
-    ) -> Verdict:
+    async def screen_output(self, messages: Messages, response: str, start: int = 0) -> Verdict:
         """`Guard.screen_output`, batched."""
-        return (await self.classify([output_text(messages, response)], "output"))[0]
+        parts = output_parts(messages, response, start)
+        verdicts = await self.classify([p.text for p in parts], "output")
+        return decisive(verdicts, [p.where for p in parts])

@@ -19,7 +19,8 @@ AUGMENT_ATTACKS = (
     "random_caps", "word_scramble", "char_noise", "leetspeak", "homoglyph", "zero_width",
     "char_spacing", "roleplay", "fiction", "hypothetical", "refusal_suppression",
     "prefix_injection", "developer_mode", "research_framing", "past_tense", "future_tense",
-    "payload_splitting",
+    "payload_splitting", "persona_unfiltered", "dual_response", "fake_system_prompt",
+    "story_long", "hypothetical_world", "many_shot",
 )  # fmt: skip
 """Attack transforms applied to every seed, harmful and permitted alike, so a wrapper or an
 obfuscation is never itself a sign of harm. Encodings the normaliser decodes (base64, hex,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from redline.errors import RedlineError
 from redline.guard._guard import Guard
-from redline.guard._verdict import Stage
+from redline.guard._verdict import Stage, Verdict
 
 DataFormat = Literal["jsonl", "xstest", "jbb", "openai-moderation"]
 MODERATION_CATEGORIES = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")
@@ -154,14 +154,21 @@ def _prf(flags: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
 def evaluate(
     guard: Guard, rows: list[LabelledText], data: str = "", stage: Stage = "input"
 ) -> EvalReport:
-    """Screen every text one at a time (so latency is per message) and compare with labels."""
+    """Screen every text one at a time, as the proxy does, and compare with labels.
+
+    An input is screened as a one-message conversation and an output as an answer to an empty
+    request, each in its parts (`_parts`); latency is per message.
+    """
     from sklearn.metrics import average_precision_score
 
+    def screen(text: str) -> Verdict:
+        return guard.screen_input(text) if stage == "input" else guard.screen_output("", text)
+
     ranks, flagged, latencies = [], [], []
-    guard.classify(["warm-up"], stage)
+    screen("warm-up")
     for row in rows:
         started = time.perf_counter()
-        [verdict] = guard.classify([row.text], stage)
+        verdict = screen(row.text)
         latencies.append((time.perf_counter() - started) * 1000)
         # a prefilter's scores are on a scale of their own: its cleared texts go below the rest
         ranks.append(verdict.score - 1.0 if verdict.prefiltered else verdict.score)

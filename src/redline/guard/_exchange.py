@@ -6,7 +6,7 @@ A screen that raises gives a flagged verdict, so a guard that cannot judge block
 """
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -14,10 +14,10 @@ import anyio
 
 from redline._refusal import REFUSAL
 from redline.guard._guard import Guard, Manifest
+from redline.guard._parts import Messages
 from redline.guard._verdict import Stage, Verdict
 
 T = TypeVar("T")
-Messages = Sequence[dict[str, str]] | str
 
 
 class Screens(Protocol):
@@ -29,8 +29,11 @@ class Screens(Protocol):
         """The input stage's verdict on a conversation."""
         ...
 
-    async def screen_output(self, messages: Messages, response: str) -> Verdict:
-        """The output stage's verdict on a (partial) response to a conversation."""
+    async def screen_output(self, messages: Messages, response: str, start: int = 0) -> Verdict:
+        """The output stage's verdict on a (partial) response.
+
+        Its segments that end before `start` were screened before.
+        """
         ...
 
 
@@ -45,9 +48,9 @@ class ThreadScreens:
         """`Guard.screen_input` off the event loop."""
         return await anyio.to_thread.run_sync(self.guard.screen_input, messages)
 
-    async def screen_output(self, messages: Messages, response: str) -> Verdict:
+    async def screen_output(self, messages: Messages, response: str, start: int = 0) -> Verdict:
         """`Guard.screen_output` off the event loop."""
-        return await anyio.to_thread.run_sync(self.guard.screen_output, messages, response)
+        return await anyio.to_thread.run_sync(self.guard.screen_output, messages, response, start)
 
 
 @dataclass
@@ -89,14 +92,16 @@ class GuardedExchange:
         self.refusal = refusal
         self.observe = observe
 
-    async def screen(self, stage: Stage, messages: Messages, response: str = "") -> Verdict:
+    async def screen(
+        self, stage: Stage, messages: Messages, response: str = "", start: int = 0
+    ) -> Verdict:
         """One screen; a guard that raises gives a flagged verdict naming the error."""
         started = time.perf_counter()
         try:
             if stage == "input":
                 verdict = await self.screens.screen_input(messages)
             else:
-                verdict = await self.screens.screen_output(messages, response)
+                verdict = await self.screens.screen_output(messages, response, start)
         except Exception as ex:  # fail closed: a screen that cannot judge blocks
             verdict = Verdict.failed(stage, self.screens.manifest.stages[stage].threshold, ex)
         if self.observe is not None:

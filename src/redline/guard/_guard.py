@@ -16,7 +16,8 @@ from redline._files import write_atomic
 from redline.errors import RedlineError
 from redline.guard._backends import Backend, load_backend
 from redline.guard._normalize import views
-from redline.guard._verdict import STAGES, Stage, Verdict
+from redline.guard._parts import Messages, input_parts, output_parts
+from redline.guard._verdict import STAGES, Stage, Verdict, decisive
 
 MANIFEST = "guard.json"
 PREFILTER_DIR = "prefilter"
@@ -163,13 +164,19 @@ class Guard:
         threshold = self.manifest.stages[stage].threshold
         return _verdicts(self.backends[stage], texts, stage, threshold)
 
-    def screen_input(self, messages: Sequence[dict[str, str]] | str) -> Verdict:
-        """Judge what a user sends: the conversation's user turns, latest last."""
-        return self.classify([conversation_text(messages)], "input")[0]
+    def screen_input(self, messages: Messages) -> Verdict:
+        """Judge what the model will read: every part of the conversation (`_parts`)."""
+        parts = input_parts(messages)
+        return decisive(self.classify([p.text for p in parts], "input"), [p.where for p in parts])
 
-    def screen_output(self, messages: Sequence[dict[str, str]] | str, response: str) -> Verdict:
-        """Judge a (partial) response in the context of the conversation's input."""
-        return self.classify([output_text(messages, response)], "output")[0]
+    def screen_output(self, messages: Messages, response: str, start: int = 0) -> Verdict:
+        """Judge a (partial) response: whole after its request, and its new segments.
+
+        Segments that end before `start` were screened before (a stream's released text).
+        """
+        parts = output_parts(messages, response, start)
+        verdicts = self.classify([p.text for p in parts], "output")
+        return decisive(verdicts, [p.where for p in parts])
 
 
 def _verdicts(
@@ -208,20 +215,6 @@ def merge(first: Sequence[Verdict | None], judged: Sequence[Verdict]) -> list[Ve
     """Prescreen verdicts with the judged ones filled in, in order, where they were None."""
     rest = iter(judged)
     return [v if v is not None else next(rest) for v in first]
-
-
-def conversation_text(messages: Sequence[dict[str, str]] | str) -> str:
-    """The user-side text of a conversation (a string is taken as one user message)."""
-    if isinstance(messages, str):
-        return messages
-    return "\n".join(m.get("content", "") for m in messages if m.get("role", "user") == "user")
-
-
-def output_text(messages: Sequence[dict[str, str]] | str, response: str) -> str:
-    """What the output stage scores: the conversation's user text, then the response."""
-    return f"{conversation_text(messages)}\n{response}"
-
-
 
 
 @lru_cache(maxsize=4)

@@ -40,6 +40,8 @@ class ClientKey(BaseModel):
     requests_per_minute: float = Field(default=60.0, gt=0)
     burst: int | None = Field(default=None, ge=1)
     """Requests allowed at once before the rate applies (default: one minute's worth)."""
+    max_streams: int = Field(default=16, ge=1)
+    """Streams the key may have open at once (each holds an upstream connection)."""
 
     @field_validator("hash")
     @classmethod

@@ -1,200 +1,57 @@
 """The guard proxy: an OpenAI-compatible server that screens what goes to a model and back.
 
-Requests are checked (key, rate, size, shape), their user turns screened, and only then
-forwarded to the upstream model. Answers are screened before the client sees them: whole for
-plain responses, through a `StreamScreen` for streams, so no token is sent unscreened. Any
-failure of the guard blocks; any failure of the upstream is a clean 502/504.
+Requests are checked (key, rate, open streams, size, shape), every part of what the model will
+read is screened, and only then forwarded to the upstream model. Answers are screened before the
+client sees them: whole for plain responses, through a `StreamScreen` for streams, so no token
+is sent unscreened; the client gets only what the proxy builds from screened text (`_openai`).
+Any failure of the guard blocks; any failure of the upstream, or of the proxy itself, is a clean
+error with an audit record.
 """
 
-import hashlib
-import json
 import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
 import aiohttp
 import anyio
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import Receive, Scope, Send
 
-from redline.guard._audit import AuditLog
+from redline.guard._audit import AuditLog, audit_key
 from redline.guard._batching import BatchingGuard
 from redline.guard._exchange import GuardedExchange
-from redline.guard._guard import Guard, conversation_text
+from redline.guard._guard import Guard
 from redline.guard._keys import ClientKey, RateLimiter, find_key
 from redline.guard._metrics import ProxyMetrics
+from redline.guard._openai import (
+    DONE,
+    ChatRequest,
+    ProxyError,
+    StreamHead,
+    UpstreamEvents,
+    Usage,
+    completion,
+    parse_request,
+    read_answer,
+)
+from redline.guard._parts import Message, conversation_text
 from redline.guard._proxy_config import ProxyConfig
 from redline.guard._stream import StreamScreen
 from redline.guard._verdict import STAGES, Stage, Verdict
 
-UNSUPPORTED = {
-    "tools": "tool calls would bypass output screening",
-    "tool_choice": "tool calls would bypass output screening",
-    "functions": "function calls would bypass output screening",
-    "function_call": "function calls would bypass output screening",
-    "logprobs": "log-probabilities would reveal unscreened tokens",
-    "top_logprobs": "log-probabilities would reveal unscreened tokens",
-}
-
-
-class TextPart(BaseModel):
-    """A text part of a message's content."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["text"]
-    text: str
-
-
-class ChatMessage(BaseModel):
-    """One message of a chat request (text only)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart]
-    name: str | None = None
-
-    def text(self) -> str:
-        """The message's text, parts joined."""
-        if isinstance(self.content, str):
-            return self.content
-        return "\n".join(part.text for part in self.content)
-
-
-class StreamOptions(BaseModel):
-    """OpenAI's `stream_options`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    include_usage: bool = False
-
-
-class ChatRequest(BaseModel):
-    """The chat completion parameters the proxy accepts and forwards."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str = Field(min_length=1)
-    messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    n: Literal[1] | None = None
-    stop: str | list[str] | None = None
-    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
-    seed: int | None = None
-    user: str | None = None
-
-    def conversation(self) -> list[dict[str, str]]:
-        """The messages for the guard, every turn as a user turn.
-
-        The guard screens user turns; through the proxy the client writes the system and
-        assistant turns too, so all of them are screened.
-        """
-        return [{"role": "user", "content": m.text()} for m in self.messages]
-
-
-class ProxyError(Exception):
-    """A request the proxy answers with an OpenAI-style error."""
-
-    def __init__(
-        self, status: int, message: str, kind: str = "invalid_request_error", retry_after: float = 0
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind = status, message, kind
-        self.retry_after = retry_after
-
-    def response(self) -> JSONResponse:
-        """The error as JSON."""
-        headers = {"retry-after": str(max(1, round(self.retry_after)))} if self.retry_after else {}
-        body = {"error": {"message": self.message, "type": self.kind, "code": self.status}}
-        return JSONResponse(body, status_code=self.status, headers=headers)
-
-
-def parse_request(body: bytes) -> ChatRequest:
-    """Validate a request body; any problem is a 422 naming the field."""
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as ex:
-        raise ProxyError(422, f"request body is not valid JSON: {ex}") from ex
-    if not isinstance(data, dict):
-        raise ProxyError(422, "request body must be a JSON object")
-    for name, reason in UNSUPPORTED.items():
-        if name in data:
-            raise ProxyError(422, f"{name}: not supported by the guard proxy ({reason})")
-    try:
-        return ChatRequest.model_validate(data)
-    except ValidationError as ex:
-        first = ex.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        message = "unsupported parameter" if first["type"] == "extra_forbidden" else first["msg"]
-        more = f" (and {ex.error_count() - 1} more)" if ex.error_count() > 1 else ""
-        raise ProxyError(422, f"{where}: {message}{more}") from ex
-
-
-def completion(cid: str, model: str, content: str, finish: str, created: int) -> dict[str, Any]:
-    """A chat completion object."""
-    return {
-        "id": cid,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "logprobs": None,
-                "finish_reason": finish,
-            }
-        ],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-    }
-
-
-@dataclass
-class StreamHead:
-    """Identity of a stream's chunks: taken from the upstream, or made up for a block."""
-
-    id: str
-    model: str
-    created: int = field(default_factory=lambda: int(time.time()))
-
-    def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> str:
-        """One SSE event carrying a chat.completion.chunk."""
-        data: dict[str, Any] = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [] if usage is not None else [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-            ],
-        }  # fmt: skip
-        if usage is not None:
-            data["usage"] = usage
-        return f"data: {orjson.dumps(data).decode()}\n\n"
-
-
-DONE = "data: [DONE]\n\n"
 WARM_UP = "Hello, how are you today?"
 """What the proxy screens once per stage at start, to load the guard's models."""
 LOG = logging.getLogger("redline.guard.proxy")
 TIMED_OUT = "the upstream model did not answer in time"
 CLIENT_CLOSED = 499
 """Status recorded for a stream the client left before its end (nothing is sent)."""
+MODEL_ID_CHARS = 256
 
 
 @dataclass
@@ -204,6 +61,7 @@ class RequestState:
     request_id: str
     started: float = field(default_factory=time.perf_counter)
     client: str = ""
+    key: ClientKey | None = None
     request: ChatRequest | None = None
     input_text: str = ""
     input_verdict: Verdict | None = None
@@ -213,11 +71,20 @@ class RequestState:
 
 
 class ScreenedStream(StreamingResponse):
-    """A streaming response whose body is closed (and the upstream with it) however it ends."""
+    """A streaming response whose body is closed (and the upstream with it) however it ends.
 
-    def __init__(self, body: AsyncIterator[str], headers: dict[str, str]) -> None:
+    `on_close` is called then.
+    """
+
+    def __init__(
+        self,
+        body: AsyncIterator[str],
+        headers: dict[str, str],
+        on_close: Callable[[], None] = lambda: None,
+    ) -> None:
         super().__init__(body, media_type="text/event-stream", headers=headers)
         self._body = body
+        self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -225,40 +92,7 @@ class ScreenedStream(StreamingResponse):
         finally:
             with anyio.CancelScope(shield=True):
                 await self._body.aclose()  # type: ignore[attr-defined]
-
-
-class UpstreamEvents:
-    """The `data:` events of an upstream stream, parsed as they arrive.
-
-    Iteration ends at `[DONE]` (then `done` is True; the rest of the body is read and dropped,
-    so the connection goes back to the pool) or where the body ends. An event that is not a
-    JSON object raises ValueError.
-    """
-
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self.response = response
-        self.done = False
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._events()
-
-    async def _events(self) -> AsyncIterator[dict[str, Any]]:
-        buffer = b""
-        async for data in self.response.content.iter_any():
-            if self.done:
-                continue
-            *lines, buffer = (buffer + data).split(b"\n")
-            for line in lines:
-                if not line.startswith(b"data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == b"[DONE]":
-                    self.done = True
-                    break
-                event = orjson.loads(payload)
-                if not isinstance(event, dict):
-                    raise ValueError("an upstream stream event is not a JSON object")
-                yield event
+            self._on_close()
 
 
 class GuardProxy:
@@ -271,7 +105,13 @@ class GuardProxy:
         self.metrics = ProxyMetrics()
         self.exchange = GuardedExchange(BatchingGuard(guard), config.refusal, self._observe)
         self.limiter = RateLimiter()
-        self.audit = AuditLog(config.audit_log, config.audit_texts) if config.audit_log else None
+        self.streams: dict[str, int] = {}
+        """Open streams per client key."""
+        self.audit = (
+            AuditLog(config.audit_log, audit_key(config.audit_key_env), config.audit_texts)
+            if config.audit_log
+            else None
+        )
         key = os.environ.get(config.upstream_api_key_env)
         self._upstream_headers = {"authorization": f"Bearer {key}"} if key else {}
         self.client: aiohttp.ClientSession | None = None
@@ -317,11 +157,11 @@ class GuardProxy:
 
     # --- checks before anything is forwarded ---
 
-    def authenticate(self, request: Request) -> str:
-        """The client's name, from its bearer key; 401 without a valid key, 429 over its rate."""
+    def authenticate(self, request: Request) -> ClientKey | None:
+        """The client's key (None when anonymous); 401 without a valid one, 429 over its rate."""
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if not presented and self.config.allow_anonymous:
-            return "anonymous"
+            return None
         if scheme.lower() != "bearer" or not presented:
             raise ProxyError(401, "missing API key (send Authorization: Bearer KEY)",
                              "authentication_error")  # fmt: skip
@@ -332,20 +172,29 @@ class GuardProxy:
         if wait:
             raise ProxyError(429, f"rate limit of {key.requests_per_minute:g} requests per "
                              "minute exceeded", "rate_limit_error", retry_after=wait)  # fmt: skip
-        return key.name
+        return key
 
     async def read_body(self, request: Request) -> bytes:
-        """The request body; 413 past the size limit (checked before and while reading)."""
+        """The request body.
+
+        413 past the size limit (checked before and while reading), 408 when it does not arrive
+        within the body timeout.
+        """
         limit = self.config.max_request_bytes
         too_big = ProxyError(413, f"request body over {limit} bytes", "request_too_large")
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
             raise too_big
         body = bytearray()
-        async for part in request.stream():
-            body += part
-            if len(body) > limit:
-                raise too_big
+        try:
+            with anyio.fail_after(self.config.body_timeout):
+                async for part in request.stream():
+                    body += part
+                    if len(body) > limit:
+                        raise too_big
+        except TimeoutError as ex:
+            raise ProxyError(408, "the request body did not arrive in time",
+                             "request_timeout") from ex  # fmt: skip
         return bytes(body)
 
     def _observe(self, stage: Stage, verdict: Verdict, seconds: float) -> None:
@@ -357,12 +206,16 @@ class GuardProxy:
     # --- the upstream ---
 
     async def open_upstream(
-        self, path: str, payload: dict[str, Any] | None
+        self, path: str, payload: ChatRequest | None
     ) -> aiohttp.ClientResponse:
-        """Send a request upstream and wait for its headers; failures are 502/504."""
+        """Send a request upstream and wait for its headers; failures are 502/504.
+
+        An upstream's own error text reaches the client (it only echoes what the client sent)
+        but the audit log only with `audit_texts`.
+        """
         assert self.client is not None, "proxy not started"
         method = "POST" if payload is not None else "GET"
-        body = orjson.dumps(payload) if payload is not None else None
+        body = orjson.dumps(payload.model_dump(exclude_none=True)) if payload else None
         self.metrics.upstream_requests.inc()
         try:
             response = await self.client.request(method, f"{self.upstream}{path}", data=body)
@@ -381,74 +234,109 @@ class GuardProxy:
                 response.release()
             status = response.status
             if 400 <= status < 500 and status not in (401, 403, 407):
-                message = _upstream_message(detail) or f"the upstream model refused (HTTP {status})"
-                raise self.upstream_failure("status", status, message)
+                said = f"the upstream model refused (HTTP {status})"
+                message = _upstream_message(detail) or said
+                kept = message if self.config.audit_texts else said
+                raise self.upstream_failure("status", status, message, audit=kept)
             raise self.upstream_failure("status", 502, f"the upstream model failed (HTTP {status})")
         return response
 
-    def upstream_failure(self, kind: str, status: int, message: str) -> ProxyError:
+    def upstream_failure(
+        self, kind: str, status: int, message: str, audit: str | None = None
+    ) -> ProxyError:
         """Count an upstream failure and make its error."""
         self.metrics.upstream_errors.labels(kind).inc()
-        return ProxyError(status, message, "upstream_error")
+        return ProxyError(status, message, "upstream_error", audit=audit)
 
     # --- answers ---
 
     async def chat(self, request: Request, state: RequestState) -> Response:
         """Handle one chat completion request."""
-        state.client = self.authenticate(request)
+        state.key = self.authenticate(request)
+        state.client = state.key.name if state.key else "anonymous"
         req = state.request = parse_request(await self.read_body(request))
         messages = req.conversation()
         state.input_text = conversation_text(messages)
         headers = {"x-request-id": state.request_id}
-        payload = req.model_dump(exclude_none=True)
         if req.stream:
-            verdict = state.input_verdict = await self.exchange.screen("input", messages)
-            if verdict.flagged:
-                self.finish(state, 200, blocked="input")
-                return self.refusal(req, state, headers)
-            upstream = await self.open_upstream("/chat/completions", payload)
-            return ScreenedStream(self.stream(req, messages, upstream, state), headers)
+            name = self.take_stream_slot(state.key)
+            try:
+                return await self.start_stream(req, messages, state, headers, name)
+            except BaseException:
+                self.free_stream_slot(name)
+                raise
         done = await self.exchange.run(
-            messages, lambda: self.complete(payload), lambda answer: answer[1]
+            messages, lambda: self.complete(req), lambda answer: answer[0]
         )
         state.input_verdict, state.output_verdict = done.input, done.output
         if done.blocked == "input" or done.answer is None:
             self.finish(state, 200, blocked="input")
             return self.refusal(req, state, headers)
-        data, content = done.answer
-        choice = data["choices"][0]
+        content, finish, usage = done.answer
         if done.blocked == "output":
-            content = self.exchange.refusal
-            choice["finish_reason"] = "content_filter"
+            content, finish = self.exchange.refusal, "content_filter"
             headers["x-redline-blocked"] = "output"
-        # only the screened text goes back: other fields (reasoning, logprobs) were not screened
-        choice["message"] = {"role": "assistant", "content": content}
-        choice.pop("logprobs", None)
-        data["choices"] = [choice]
         state.output_text = content
+        body = completion(state.request_id, req.model, content, finish, usage)
         self.finish(state, 200, blocked=done.blocked)
-        return JSONResponse(data, headers=headers)
+        return JSONResponse(body, headers=headers)
 
-    async def complete(self, payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        """A whole (non-streamed) upstream answer and its text; a malformed one is a 502."""
-        upstream = await self.open_upstream("/chat/completions", payload)
+    async def start_stream(
+        self,
+        req: ChatRequest,
+        messages: list[Message],
+        state: RequestState,
+        headers: dict[str, str],
+        slot: str,
+    ) -> Response:
+        """Screen a stream's input, open the upstream stream, relay it.
+
+        `slot` is freed when the response ends.
+        """
+        verdict = state.input_verdict = await self.exchange.screen("input", messages)
+        if verdict.flagged:
+            self.finish(state, 200, blocked="input")
+            return self.refusal(req, state, headers, lambda: self.free_stream_slot(slot))
+        upstream = await self.open_upstream("/chat/completions", req)
+        body = self.stream(req, messages, upstream, state)
+        return ScreenedStream(body, headers, lambda: self.free_stream_slot(slot))
+
+    def take_stream_slot(self, key: ClientKey | None) -> str:
+        """Count a stream against its key; 429 when the key has its most streams open."""
+        name = key.name if key is not None else ""
+        if key is not None and self.streams.get(name, 0) >= key.max_streams:
+            raise ProxyError(429, f"at most {key.max_streams} streams open at once per key",
+                             "rate_limit_error", retry_after=1)  # fmt: skip
+        self.streams[name] = self.streams.get(name, 0) + 1
+        return name
+
+    def free_stream_slot(self, name: str) -> None:
+        """A stream counted by `take_stream_slot` has ended."""
+        self.streams[name] -= 1
+
+    async def complete(self, req: ChatRequest) -> tuple[str, str, Usage | None]:
+        """A whole (non-streamed) upstream answer: text, finish reason, usage; malformed: 502."""
+        upstream = await self.open_upstream("/chat/completions", req)
         try:
-            data = orjson.loads(await upstream.read())
-            content = data["choices"][0]["message"].get("content") or ""
+            return read_answer(await upstream.read())
         except TimeoutError as err:
             raise self.upstream_failure("timeout", 504, TIMED_OUT) from err
-        except (aiohttp.ClientError, ValueError, KeyError, IndexError, TypeError) as err:
+        except (aiohttp.ClientError, ValueError) as err:
             raise self.upstream_failure("invalid", 502, "invalid upstream response") from err
         finally:
             upstream.release()
-        return data, content
 
-    def refusal(self, req: ChatRequest, state: RequestState, headers: dict[str, str]) -> Response:
+    def refusal(
+        self,
+        req: ChatRequest,
+        state: RequestState,
+        headers: dict[str, str],
+        on_close: Callable[[], None] = lambda: None,
+    ) -> Response:
         """The answer to a request blocked at input: a normal completion, finish content_filter."""
         headers = {**headers, "x-redline-blocked": "input"}
         if not req.stream:
-            body = completion(state.request_id, req.model, self.exchange.refusal,
-                              "content_filter", int(time.time()))  # fmt: skip
+            body = completion(state.request_id, req.model, self.exchange.refusal, "content_filter")
             return JSONResponse(body, headers=headers)
         head = StreamHead(state.request_id, req.model)
 
@@ -457,60 +345,50 @@ class GuardProxy:
             yield head.chunk({"content": self.exchange.refusal})
             yield head.chunk({}, "content_filter")
             if req.stream_options and req.stream_options.include_usage:
-                yield head.chunk({}, usage={"prompt_tokens": 0, "completion_tokens": 0,
-                                            "total_tokens": 0})  # fmt: skip
+                yield head.chunk({}, usage=Usage())
             yield DONE
 
-        return ScreenedStream(events(), headers)
+        return ScreenedStream(events(), headers, on_close)
 
     async def stream(
         self,
         req: ChatRequest,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         upstream: aiohttp.ClientResponse,
         state: RequestState,
     ) -> AsyncIterator[str]:
         """Relay an upstream stream through a StreamScreen: only screened text goes out.
 
         Each screen that releases text sends it at once as one chunk; the opening (role) chunk
-        goes with the first text, the closing ones together at the end.
+        goes with the first text, the closing ones together at the end. A malformed upstream
+        event ends the stream with an error event.
         """
         every, grow_to = self.config.stream_every, self.config.stream_every_max
         screen = StreamScreen(self.guard, messages, every, self.exchange.refusal,
                               max_every=max(every, grow_to))  # fmt: skip
         events = UpstreamEvents(upstream)
-        head: StreamHead | None = None
-        opening = ""  # the role chunk, sent with the first released text
+        head = StreamHead(state.request_id, req.model)
+        opening = head.chunk({"role": "assistant", "content": ""})  # sent with the first text
         finish, usage, ended = "stop", None, False
         status = CLIENT_CLOSED  # until the stream is delivered to its end
         try:
             async for event in events:
-                if "error" in event:
-                    raise ValueError(f"upstream error in stream: {event['error']}")
-                if head is None:  # the stream's identity comes from its first event
-                    head = StreamHead(event.get("id", state.request_id),
-                                      event.get("model", req.model),
-                                      event.get("created", int(time.time())))  # fmt: skip
-                    opening = head.chunk({"role": "assistant", "content": ""})
-                usage = event.get("usage") or usage
-                for choice in event.get("choices") or []:
-                    token = (choice.get("delta") or {}).get("content")
-                    if token and screen.add(token):
-                        verdict = await self.exchange.screen("output", messages, screen.text)
-                        released = screen.judge(verdict)
-                        if released:
-                            yield opening + self.release(head, state, released)
-                            opening = ""
-                    if choice.get("finish_reason"):
-                        finish, ended = choice["finish_reason"], True
+                usage = event.usage or usage
+                if event.text and screen.add(event.text):
+                    verdict = await self.exchange.screen(
+                        "output", messages, screen.text, screen.released
+                    )
+                    released = screen.judge(verdict)
+                    if released:
+                        yield opening + self.release(head, state, released)
+                        opening = ""
+                if event.finish:
+                    finish, ended = event.finish, True
                 if screen.stopped:  # closing the response cancels the upstream's generation
                     break
             if not (ended or events.done) and not screen.stopped:
                 raise ValueError("the upstream stream ended before its last chunk")
-            if head is None:
-                head = StreamHead(state.request_id, req.model)
-                opening = head.chunk({"role": "assistant", "content": ""})
-            yield opening + await self.close_stream(head, screen, messages, state, finish, usage)
+            yield opening + await self.final_chunks(head, screen, messages, state, finish, usage)
             status = 200
         except (aiohttp.ClientError, TimeoutError, ValueError) as err:
             timeout = isinstance(err, TimeoutError)
@@ -519,7 +397,7 @@ class GuardProxy:
             self.metrics.upstream_errors.labels(kind).inc()
             state.error, status = f"{type(err).__name__}: {err}", 504 if timeout else 502
             body = {"error": {"message": message, "type": "upstream_error", "code": status}}
-            yield f"data: {json.dumps(body)}\n\n"
+            yield f"data: {orjson.dumps(body).decode()}\n\n"
         finally:
             upstream.release()  # back to the pool if read to its end, else closed (cancels it)
             if status == CLIENT_CLOSED:
@@ -527,23 +405,24 @@ class GuardProxy:
             state.output_verdict = screen.verdict
             self.finish(state, status, blocked="output" if screen.stopped else None)
 
-    async def close_stream(
+    async def final_chunks(
         self,
         head: StreamHead,
         screen: StreamScreen,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         state: RequestState,
         finish: str,
-        usage: Any,
+        usage: Usage | None,
     ) -> str:
         """The stream's last chunks, and [DONE].
 
         The held-back text if its screen passes (else the refusal), the finish reason, and the
-        upstream's usage if it gave one.
+        upstream's token counts if it gave them.
         """
         out = ""
         if screen.held_back and not screen.stopped:
-            rest = screen.judge(await self.exchange.screen("output", messages, screen.text))
+            verdict = await self.exchange.screen("output", messages, screen.text, screen.released)
+            rest = screen.judge(verdict)
             if rest:
                 out += self.release(head, state, rest)
         if screen.stopped:
@@ -589,7 +468,7 @@ class GuardProxy:
             status=status,
             latency_ms=round(seconds * 1000, 2),
             error=state.error,
-            input_sha256=hashlib.sha256(state.input_text.encode()).hexdigest(),
+            input_hmac=self.audit.input_hmac(state.input_text),
             input_text=state.input_text,
             output_text=state.output_text,
         )
@@ -601,15 +480,25 @@ def _score(verdict: Verdict | None) -> float | None:
 
 def _upstream_message(detail: str) -> str:
     try:
-        error = json.loads(detail).get("error")
+        error = orjson.loads(detail).get("error")
     except (ValueError, AttributeError):
         return ""
     message = error.get("message") if isinstance(error, dict) else error
-    return str(message) if message else ""
+    return str(message)[:500] if message else ""
+
+
+def _model_ids(body: bytes) -> list[str]:
+    """The model ids of an upstream's model list (each a short string); ValueError if none."""
+    data = orjson.loads(body)
+    found = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(found, list):
+        raise ValueError("no model list")
+    ids = [m.get("id") for m in found if isinstance(m, dict)]
+    return [i for i in ids if isinstance(i, str) and 0 < len(i) <= MODEL_ID_CHARS]
 
 
 def create_app(config: ProxyConfig, guard: Guard) -> FastAPI:
-    """The proxy as an ASGI app (serve it with uvicorn)."""
+    """The proxy as an ASGI app (`server_config` serves it with a header timeout)."""
     proxy = GuardProxy(config, guard)
 
     @asynccontextmanager
@@ -630,9 +519,15 @@ def create_app(config: ProxyConfig, guard: Guard) -> FastAPI:
         try:
             return await proxy.chat(request, state)
         except ProxyError as err:
-            state.error = err.message
+            state.error = err.audit
             proxy.finish(state, err.status)
             return err.response()
+        except Exception as err:  # a bug of the proxy's own: nothing is forwarded, all recorded
+            LOG.exception("request %s failed", state.request_id)
+            state.error = f"internal error: {type(err).__name__}"
+            proxy.finish(state, 500)
+            failed = ProxyError(500, "the guard proxy failed on this request", "server_error")
+            return failed.response()
 
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
@@ -640,14 +535,15 @@ def create_app(config: ProxyConfig, guard: Guard) -> FastAPI:
             proxy.authenticate(request)
             upstream = await proxy.open_upstream("/models", None)
             try:
-                body = await upstream.read()
+                ids = _model_ids(await upstream.read())
             finally:
                 upstream.release()
-            return Response(body, media_type="application/json")
         except ProxyError as err:
             return err.response()
-        except (aiohttp.ClientError, TimeoutError):
+        except (aiohttp.ClientError, TimeoutError, ValueError):
             return proxy.upstream_failure("read", 502, "the upstream model failed").response()
+        listed = [{"id": i, "object": "model", "created": 0, "owned_by": "upstream"} for i in ids]
+        return JSONResponse({"object": "list", "data": listed})
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

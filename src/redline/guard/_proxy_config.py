@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redline._refusal import REFUSAL
 from redline._yaml import load_yaml_model
 from redline.errors import RedlineError
+from redline.guard._audit import AUDIT_KEY_ENV
 from redline.guard._keys import ClientKey
 from redline.guard._stream import DEFAULT_EVERY
 
@@ -38,13 +39,21 @@ class ProxyConfig(BaseModel):
     """Tokens between later screens: the window doubles after each screen up to this, the
     most a stream holds back (at least `stream_every`)."""
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a client has to send a request's headers, once it starts one (`guard serve`)."""
+    body_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a client has to send a request's body."""
     connect_timeout: float = Field(default=5.0, gt=0)
     timeout: float = Field(default=120.0, gt=0)
     """Seconds to wait for the upstream's response, or for each chunk of a stream."""
     audit_log: Path | None = None
     """JSONL audit log to append to (none: no audit log)."""
+    audit_key_env: str = AUDIT_KEY_ENV
+    """Environment variable holding the audit key: it keys the input hashes and authenticates
+    the log's head (required with `audit_log`)."""
     audit_texts: bool = False
-    """Keep the full screened input and released output in the audit log."""
+    """Keep the full screened input, released output and upstream error texts in the audit
+    log."""
 
     def check(self) -> str:
         """The upstream URL, once the configuration can serve: one upstream, keys or anonymous."""

@@ -1,9 +1,10 @@
 """Streaming output screening: text reaches the client only after the guard has screened it."""
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 
 from redline._refusal import REFUSAL
 from redline.guard._guard import Guard
+from redline.guard._parts import Messages
 from redline.guard._verdict import Verdict
 
 DEFAULT_EVERY = 8
@@ -13,8 +14,9 @@ DEFAULT_EVERY = 8
 class StreamScreen:
     """Holds back a streamed response until it is screened; stops it once the guard flags it.
 
-    After `every` tokens the response so far is scored together with the conversation's input,
-    and again after each further window of tokens. The window starts at `every` and doubles
+    After `every` tokens the response so far is scored (whole after its request, and its new
+    segments: `Guard.screen_output` with `start` at the released text), and again after each
+    further window of tokens. The window starts at `every` and doubles
     after each screen up to `max_every` (default: it stays at `every`): each screen scores the
     whole response, so fixed windows cost time quadratic in its length, doubling ones linear,
     while the first text still goes out after `every` tokens. A flag never clears: once a
@@ -25,7 +27,7 @@ class StreamScreen:
     def __init__(
         self,
         guard: Guard,
-        messages: Sequence[dict[str, str]] | str,
+        messages: Messages,
         every: int = DEFAULT_EVERY,
         refusal: str = REFUSAL,
         max_every: int | None = None,
@@ -84,7 +86,7 @@ class StreamScreen:
 
     def _screen(self) -> Verdict:
         try:
-            return self.guard.screen_output(self.messages, self.text)
+            return self.guard.screen_output(self.messages, self.text, self.released)
         except Exception as ex:  # fail closed: any guard failure stops the stream
             return Verdict.failed("output", self.guard.manifest.stages["output"].threshold, ex)
 

@@ -1,5 +1,6 @@
 """A guard's judgement of one text, and the stages that judge."""
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -28,6 +29,9 @@ class Verdict(BaseModel):
     prefiltered: bool = False
     """The stage's cheap prefilter cleared the text: `score` and `threshold` are the
     prefilter's, and the stage's own classifier never saw it."""
+    part: str = ""
+    """Which part of a conversation or answer decided: a message, the conversation, a
+    segment, the response (empty for a single text)."""
 
     @classmethod
     def failed(cls, stage: Stage, threshold: float, error: BaseException) -> "Verdict":
@@ -43,3 +47,15 @@ class Verdict(BaseModel):
         if not self.categories:
             return "unknown"
         return max(self.categories, key=self.categories.__getitem__)
+
+
+def decisive(verdicts: Sequence[Verdict], parts: Sequence[str]) -> Verdict:
+    """The verdict that decides for a text screened in parts, naming its part.
+
+    The one furthest past (or closest to) its own threshold, flagged ones first.
+    """
+    best, where = max(
+        zip(verdicts, parts, strict=True),
+        key=lambda vp: (vp[0].flagged, vp[0].score - vp[0].threshold),
+    )
+    return best.model_copy(update={"part": where})

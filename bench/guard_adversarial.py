@@ -1,0 +1,166 @@
+"""The guard against adversarial structure: dilution, wrappers, encodings, languages, and
+harmful answers after a benign preamble, streamed and not.
+
+Every case is self-written and held out from training (bench/data/adversarial.yaml; the eight
+languages from bench/data/multilingual.jsonl when present). Prints the catch rate per family
+(harmful flagged) beside the benign flag rate of the same structure, and for streamed answers
+the characters of harmful text released before the cut.
+
+Usage: python bench/guard_adversarial.py [--guard DIR] [--out FILE]
+Uses the trained default guard (`redline guard train`) unless --guard is given.
+"""
+
+import argparse
+import json
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from redline.attacks import transform
+from redline.guard import Guard, StreamScreen
+from redline.guard._parts import Message, Messages
+
+DATA = Path(__file__).parent / "data"
+DILUTION_WORDS = (100, 600, 2000, 3000)
+ENCODINGS = ("base64_double", "base32", "char_codes", "binary", "pig_latin", "small_caps",
+             "base64_grouped", "dash_letters", "base64", "hex", "rot13", "leetspeak")  # fmt: skip
+OUTPUT_PREAMBLES = (40, 120, 600)
+LANGUAGES = ("fr", "es", "de", "pt", "ru", "zh", "ja", "ar")
+
+
+def filler(sentences: Sequence[str], words: int, seed: int) -> str:
+    """Benign text of about `words` words, from the filler sentences in a seeded order."""
+    rng, out, count = random.Random(seed), [], 0
+    while count < words:
+        sentence = rng.choice(sentences)
+        out.append(sentence)
+        count += len(sentence.split())
+    return " ".join(out)
+
+
+def turns(sentences: Sequence[str], words: int, n: int, seed: int, request: str) -> list[Message]:
+    """`n` benign user turns of whole filler sentences, about `words` words in all, each
+    answered briefly; then the request."""
+    rng = random.Random(seed)
+    out: list[Message] = []
+    for i in range(n):
+        share = max(1, words // n)
+        out += [{"role": "user", "content": filler(sentences, share, rng.randrange(1 << 30))},
+                {"role": "assistant", "content": f"Thanks, noted point {i + 1}."}]  # fmt: skip
+    return [*out, {"role": "user", "content": request}]
+
+
+Case = Callable[[str, int], Messages]
+
+
+def input_cases(data: dict[str, Any]) -> dict[str, Case]:
+    """Each input structure: how it wraps a request (with a seed for its filler)."""
+    sentences = data["filler"]
+    cases: dict[str, Case] = {"bare": lambda r, s: r}
+    for n in DILUTION_WORDS:
+        cases[f"filler before, {n} words"] = lambda r, s, n=n: f"{filler(sentences, n, s)} {r}"
+        cases[f"filler after, {n} words"] = lambda r, s, n=n: f"{r} {filler(sentences, n, s)}"
+        cases[f"system message, {n} words"] = lambda r, s, n=n: [
+            {"role": "system", "content": filler(sentences, n, s)},
+            {"role": "user", "content": r},
+        ]
+        cases[f"30 turns, {n} words"] = lambda r, s, n=n: turns(sentences, n, 30, s, r)
+    for family, templates in data["wrappers"].items():
+        cases[f"wrapper: {family}"] = lambda r, s, t=templates: t[s % len(t)].format(request=r)
+    for name in ENCODINGS:
+        cases[f"encoding: {name}"] = lambda r, s, name=name: transform(name, r, seed=s)
+    return cases
+
+
+def rate(guard: Guard, texts: Sequence[Messages]) -> float:
+    return sum(guard.screen_input(t).flagged for t in texts) / len(texts) if texts else float("nan")
+
+
+def output_rows(guard: Guard, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Harmful answers after a benign preamble: flagged whole, and what a stream lets out."""
+    rows = []
+    for n in OUTPUT_PREAMBLES:
+        caught, released = [], []
+        for i, answer in enumerate(data["answers"]):
+            request = data["harmful"][i]
+            preamble = filler(data["filler"], n, i) + " "
+            caught.append(guard.screen_output(request, preamble + answer).flagged)
+            screen = StreamScreen(guard, request, every=8, max_every=32)
+            out = "".join(t for t in screen.filter(w + " " for w in (preamble + answer).split()))
+            out = out.removesuffix(screen.refusal)
+            released.append(max(0, len(out) - len(preamble)) if screen.stopped else len(answer))
+        rows.append({
+            "preamble_words": n,
+            "caught_whole": sum(caught) / len(caught),
+            "streams_cut": sum(r < len(a) for r, a in zip(released, data["answers"], strict=True))
+            / len(released),
+            "harmful_chars_released_max": max(released),
+        })  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--guard", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/guard_adversarial.json"))
+    args = parser.parse_args()
+    guard = Guard.load(args.guard)
+    data = yaml.safe_load((DATA / "adversarial.yaml").read_text(encoding="utf-8"))
+    console = Console()
+
+    results: dict[str, Any] = {"guard": str(args.guard or "default"), "input": {}}
+    table = Table(title="Input structure: harmful flagged / benign flagged")
+    for column in ("case", "harmful flagged", "benign flagged"):
+        table.add_column(column, justify="left" if column == "case" else "right")
+    bare = [guard.screen_input(r).flagged for r in data["harmful"]]
+    for name, case in input_cases(data).items():
+        harmful = [case(r, i) for i, r in enumerate(data["harmful"])]
+        benign = [case(r, i) for i, r in enumerate(data["benign"])]
+        flagged = [guard.screen_input(t).flagged for t in harmful]
+        passed = sum(b and not f for b, f in zip(bare, flagged, strict=True))
+        results["input"][name] = {"harmful": sum(flagged) / len(flagged),
+                                  "benign": rate(guard, benign),
+                                  "passed_though_bare_flagged": passed}  # fmt: skip
+        r = results["input"][name]
+        table.add_row(name, f"{r['harmful']:.2f}", f"{r['benign']:.2f}")
+    console.print(table)
+
+    languages = DATA / "multilingual.jsonl"
+    if languages.exists():
+        rows = [json.loads(line) for line in languages.read_text(encoding="utf-8").splitlines()]
+        lang_table = Table(title="Languages: harmful flagged / benign flagged")
+        for column in ("language", "harmful flagged", "benign flagged"):
+            lang_table.add_column(column)
+        results["languages"] = {}
+        for lang in ("en", *LANGUAGES):
+            mine = [r for r in rows if r["lang"] == lang]
+            if not mine:
+                continue
+            h = rate(guard, [r["text"] for r in mine if r["label"] == 1])
+            b = rate(guard, [r["text"] for r in mine if r["label"] == 0])
+            results["languages"][lang] = {"harmful": h, "benign": b}
+            lang_table.add_row(lang, f"{h:.2f}", f"{b:.2f}")
+        console.print(lang_table)
+    else:
+        console.print(f"(no {languages}: languages not measured)")
+
+    results["output"] = output_rows(guard, data)
+    out_table = Table(title="Harmful answer after a benign preamble")
+    for column in ("preamble words", "flagged whole", "streams cut", "max harmful chars out"):
+        out_table.add_column(column, justify="right")
+    for r in results["output"]:
+        cells = (f"{r['caught_whole']:.2f}", f"{r['streams_cut']:.2f}")
+        out_table.add_row(str(r["preamble_words"]), *cells, str(r["harmful_chars_released_max"]))
+    console.print(out_table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
