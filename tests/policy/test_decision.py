@@ -36,6 +36,9 @@ class StubLog:
             status="success",
         )
 
+    def names(self):
+        return {self.path}
+
     def measure(self, metric, scorer):
         return Measurement(metric=metric, estimate=self.estimate, provenance=self.provenance)
 

@@ -12,7 +12,6 @@ policy_app = typer.Typer(help="List, show and validate release policies.", no_ar
 app.add_typer(policy_app, name="policy")
 
 
-
 @policy_app.command("list")
 def policy_list() -> None:
     """List the policies redline ships."""
@@ -123,29 +122,54 @@ def policy_schema(
 
 @app.command("decide")
 def decide_command(
-    logs: Annotated[list[Path], typer.Argument(help="Inspect logs (.eval/.json) or directories.")],
+    logs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Inspect logs, or directories searched for them (by content)."),
+    ] = None,
     policy: Annotated[str, typer.Option(help="Shipped policy name or policy file.")] = "rsp",
     evidence: Annotated[
-        Path | None, typer.Option(help="Manual evidence YAML: attestations, external results.")
+        Path | None,
+        typer.Option(help="Evidence YAML: attestations, external results, determinations."),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="The model decided on, as its logs name it; repeat for each name it runs "
+            "under (e.g. behind a guard). Needed when the logs are of several models.",
+        ),
     ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the decision JSON here.")
     ] = None,
+    sign: Annotated[
+        bool, typer.Option("--sign", help="Sign the decision JSON with your signing key.")
+    ] = False,
 ) -> None:
-    """Decide from Inspect logs: required safety level, safeguards met, deploy or not.
+    """Decide from Inspect logs and/or an evidence file: required level, safeguards, deploy.
 
     Exit status: 0 deploy, 1 do not deploy, 2 bad input.
     """
     from redline._files import write_atomic
     from redline.cli._render import print_decision
     from redline.policy import Evidence, decide, load_policy
+    from redline.report import sign_record
 
     with user_errors():
+        if not logs and evidence is None:
+            raise RedlineError("give Inspect logs, an --evidence file, or both")
+        if sign and json_out is None:
+            raise RedlineError("--sign signs the decision JSON: give --json FILE too")
         p = load_policy(policy)
-        decision = decide(p, Evidence.load(list(logs), evidence))
+        decision = decide(p, Evidence.load(logs or [], evidence, model or None))
+        if sign:
+            decision = sign_record(decision)
         if json_out:
             write_atomic(json_out, decision.model_dump_json(indent=2) + "\n")
     print_decision(decision)
+    if decision.signature is not None:
+        typer.echo(f"signed with key {decision.signature.key_id}: {json_out}")
     raise typer.Exit(OK if decision.outcome == "deploy" else NEGATIVE)
 
 
