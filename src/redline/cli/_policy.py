@@ -39,6 +39,7 @@ def policy_show(
 ) -> None:
     """Show a policy's thresholds, indicators and safeguards with their numbers' sources."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.tree import Tree
 
     from redline.policy import Number, load_policy
@@ -58,11 +59,11 @@ def policy_show(
         for ind in t.indicators:
             source = "evidence file" if ind.external else f"{ind.task} {ind.metric}"
             node.add(
-                f"{ind.id} [{source}]"
+                escape(f"{ind.id} [{source}, {ind.scale}] {ind.role}")
+                + ("" if ind.required else " [dim](optional)[/]")
                 + num("rule out below", ind.rule_out_below)
                 + num("rule in at", ind.rule_in_at)
                 + num("alert at", ind.alert_at)
-                + ("" if ind.required else " [dim](monitor)[/]")
             )
     for level, safeguards in p.safeguards.items():
         node = tree.add(f"[bold]safeguards {level}[/]")
@@ -74,7 +75,7 @@ def policy_show(
                     + num("max", sg.max)
                     + num("min", sg.min)
                 )
-            node.add(f"{sg.standard} {sg.id}: {sg.description} [{detail}]")
+            node.add(escape(f"{sg.standard} {sg.id}: {sg.description} ") + f"\\[{detail}]")
     Console().print(tree)
 
 
