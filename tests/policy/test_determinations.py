@@ -151,7 +151,7 @@ def test_signed_determinations_name_their_key_and_edits_break_them(tmp_path, use
         run(write(tmp_path, determinations=[tampered]))
 
 
-def test_terminal_json_and_html_show_the_determination(tmp_path, assessment):
+def test_terminal_json_and_html_show_the_determination(tmp_path, assessment):  # noqa: F811
     from redline.report import render_html
 
     path = write(tmp_path)

@@ -157,7 +157,8 @@ def test_crossed_needs_the_lower_bound_past_the_rule_in_line():
     near = indicator(run([HIGH], {"id": "trial", "value": 5.1, "ci": [4.0, 6.0]}), "trial")
     assert near.status == "not_ruled_out"
     past = indicator(run([HIGH], {"id": "trial", "value": 6.0, "ci": [5.0, 7.0]}), "trial")
-    assert past.status == "crossed" and "lower bound is at or past the rule-in line 5" in past.reason
+    assert past.status == "crossed"
+    assert "lower bound is at or past the rule-in line 5" in past.reason
 
 
 def test_unknown_n_is_unknown_not_zero_and_the_result_date_is_kept():

@@ -6,6 +6,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
+from redline._signing import PRIVATE_KEY, PUBLIC_KEY
 from redline.cli import app
 from redline.report import (
     Report,
@@ -16,7 +17,6 @@ from redline.report import (
     verify_report,
     write_report,
 )
-from redline._signing import PRIVATE_KEY, PUBLIC_KEY
 
 runner = CliRunner()
 SCHEMA = Path(__file__).parents[2] / "docs" / "report.schema.json"
