@@ -222,6 +222,8 @@ def output_text(messages: Sequence[dict[str, str]] | str, response: str) -> str:
     return f"{conversation_text(messages)}\n{response}"
 
 
+
+
 @lru_cache(maxsize=4)
 def _shared(folder: Path) -> Guard:
     return Guard.load(folder)

@@ -206,3 +206,4 @@ def to_logprobs(raw: dict[str, Any] | None) -> Logprobs | None:
             for item in raw["content"]
         ]
     )
+

@@ -47,6 +47,7 @@ def attack_samples(
     return samples
 
 
+
 @task
 def redteam(
     behaviors: str | None = None,
@@ -139,3 +140,5 @@ def over_refusal(
             prompts_source=prompts or f"constitution:{constitution}",
         ),
     )
+
+
