@@ -176,3 +176,15 @@ def test_terminal_json_and_html_show_the_determination(tmp_path, assessment):  #
     decision = run(path)
     html = render_html(report.model_copy(update={"decision": decision}))
     assert summary in html and 'id="determinations"' in html and "J. Doe" in html
+
+
+def test_keys_sign_prints_a_block_to_paste_under_the_determination(tmp_path):
+    path = write(tmp_path)
+    result = runner.invoke(app, ["keys", "sign", str(path), "--threshold", "BIO-3"])
+    assert result.exit_code == 0, result.output
+    block = yaml.safe_load(result.output)
+    signed = dict(RSO, **block)
+    d = run(write(tmp_path, determinations=[signed]))
+    assert d.determinations[0].signed_by == block["signature"]["key_id"]
+    missing = runner.invoke(app, ["keys", "sign", str(path), "--threshold", "BIO-4"])
+    assert missing.exit_code == 2 and "unknown id 'BIO-4'" in missing.output

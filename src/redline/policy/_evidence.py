@@ -506,10 +506,6 @@ class Evidence:
         found = [a for a in self.manual.attestations if a.safeguard == safeguard]
         return sorted(found, key=lambda a: a.date, reverse=True)
 
-    def determination(self, threshold: str) -> Determination | None:
-        """The determination recorded for a threshold, if any."""
-        return next((d for d in self.manual.determinations if d.threshold == threshold), None)
-
 
 def sign_determination(path: Path, threshold: str, key_dir: Path | None = None) -> Signature:
     """A signature by the local key of the determination of `threshold` in an evidence file."""

@@ -17,7 +17,7 @@ from redline.report._model import (
     SafeguardsSection,
     StepRecord,
 )
-from redline.report._sign import Verification, sign_record, sign_report, verify_report
+from redline.report._sign import Verification, sign_record, verify_report
 from redline.report._svg import Line, Series, xy_chart
 from redline.report._write import load_report, write_report
 
@@ -45,7 +45,6 @@ __all__ = [
     "load_report",
     "render_html",
     "sign_record",
-    "sign_report",
     "verify_report",
     "write_report",
     "xy_chart",

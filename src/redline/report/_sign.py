@@ -27,11 +27,6 @@ def sign_record(record: Signed, key_dir: Path | None = None) -> Signed:
     return record.model_copy(update={"signature": sign(data, key_dir)})
 
 
-def sign_report(report: Report, key_dir: Path | None = None) -> Report:
-    """The report with its signature block filled in."""
-    return sign_record(report, key_dir)
-
-
 class Verification(BaseModel):
     """The outcome of `redline verify`: who signed, whether they are trusted, what failed."""
 
