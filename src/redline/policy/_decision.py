@@ -325,7 +325,11 @@ def threshold_status(results: list[IndicatorResult]) -> tuple[IndicatorStatus, s
         return status, f"{screens_say}determinative evidence decides"
     if screens:
         status = _riskiest([*(s.status for s in screens), *(r.status for r in missing)])
-        return status, "the screens do not rule it out and there is no determinative evidence"
+        measured_screens = any(s.status != "no_evidence" for s in screens)
+        what = (
+            "the screens do not rule it out" if measured_screens else "the screens have no evidence"
+        )
+        return status, f"{what} and there is no determinative evidence"
     return "no_evidence", "no indicator that can rule it out has evidence"
 
 
@@ -507,18 +511,22 @@ def check_triggers(policy: Policy, evidence: Evidence, today: dt.date) -> Trigge
     )
 
 
+def _phrase(status: str) -> str:
+    """A status as words for a reason: 'is not ruled out', 'has no evidence'."""
+    return "has no evidence" if status == "no_evidence" else f"is {status.replace('_', ' ')}"
+
+
 def _threshold_reasons(thresholds: list[ThresholdResult]) -> list[Reason]:
     reasons = []
     for t in thresholds:
         refs = [r.measurement.provenance.path for r in t.indicators if r.measurement]
         d = t.determination
-        status = t.status.replace("_", " ")
+        status = _phrase(t.status)
         if d is not None and d.applied and t.settled_by != "evidence":
             where = f"{d.file}:{d.line}" if d.line else d.file
             reasons.append(
                 Reason(
-                    message=f"threshold {t.id} is {status} on the evidence ({t.basis}); "
-                    + d.summary,
+                    message=f"threshold {t.id} {status} on the evidence ({t.basis}); " + d.summary,
                     refs=[where, *d.evidence],
                 )
             )
@@ -538,7 +546,7 @@ def _threshold_reasons(thresholds: list[ThresholdResult]) -> list[Reason]:
             )
             reasons.append(
                 Reason(
-                    message=f"threshold {t.id} is {status} ({t.basis}): requires {requires}",
+                    message=f"threshold {t.id} {status} ({t.basis}): requires {requires}",
                     refs=refs,
                 )
             )
@@ -597,8 +605,8 @@ def decide(policy: Policy, evidence: Evidence, today: dt.date | None = None) -> 
                 refs.append(s.attestation.link)
             reasons.append(
                 Reason(
-                    message=f"{s.level} {s.standard} safeguard {s.id} is "
-                    f"{s.status.replace('_', ' ')}: {s.reason}",
+                    message=f"{s.level} {s.standard} safeguard {s.id} {_phrase(s.status)}: "
+                    + s.reason,
                     refs=refs,
                 )
             )
