@@ -9,6 +9,15 @@ class NetworkBlocked(OSError):
     pass
 
 
+@pytest.fixture(autouse=True)
+def user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A config directory of each test's own: signing keys and the trust store never touch the
+    user's real ones."""
+    home = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    return home / "redline"
+
+
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Make every Internet socket connection raise, as on a machine with no network."""

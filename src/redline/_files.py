@@ -19,10 +19,17 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
-    """Write `text` to a temporary file beside `path`, then rename it into place."""
+    """Write `text` to a temporary file beside `path`, then rename it into place.
+
+    A path that cannot be written is a one-line RedlineError.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as ex:
+        where = f" ({ex.filename}: {ex.strerror})" if ex.filename else f" ({ex})"
+        raise RedlineError(f"{target}: cannot write here{where}") from ex
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -88,8 +88,9 @@ def test_example_evidence_attests_every_asl2_and_asl3_attested_safeguard():
     assert {a.safeguard for a in evidence.attestations} == wanted
     assert all(a.by.startswith("EXAMPLE") for a in evidence.attestations)
     decision = decide(policy, Evidence.load([], ROOT / "examples" / "evidence-example.yaml"))
-    met = {s.id for s in decision.safeguards if s.status == "met"}
-    assert "harmlessness_training" in met and "jailbreak_asr" not in met
+    harmlessness = next(s for s in decision.safeguards if s.id == "harmlessness_training")
+    assert harmlessness.status == "unmet" and "placeholder text" in harmlessness.reason
+    assert not any(s.status == "met" for s in decision.safeguards)
 
 
 @pytest.mark.model
@@ -116,7 +117,7 @@ def test_assess_end_to_end_on_the_embedded_model_and_resume(tmp_path):
     assert first.json_path == out / "tiny.json" and first.html_path.is_file()
     schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
     jsonschema.validate(json.loads(first.json_path.read_text()), schema)
-    assert verify_report(first.json_path).ok
+    assert verify_report(first.json_path, key_dir=tmp_path / "keys").ok
     steps = {(s.name, s.target): s for s in report.steps}
     assert steps[("cyber", "model")].status == "skipped"
     assert {s.status for k, s in steps.items() if k[0] != "cyber"} == {"ran"}
@@ -140,5 +141,5 @@ def test_assess_end_to_end_on_the_embedded_model_and_resume(tmp_path):
     again = {(s.name, s.target): s for s in second.report.steps}
     assert {s.status for k, s in again.items() if k[0] != "cyber"} == {"reused"}
     assert again[("knowledge", "model")].log == steps[("knowledge", "model")].log
-    assert verify_report(second.json_path).ok
+    assert verify_report(second.json_path, key_dir=tmp_path / "keys").ok
     assert len(Store(options.db).history("redline/smollm2")) == 2

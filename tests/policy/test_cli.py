@@ -87,8 +87,7 @@ def test_decide_broken_policy_exits_2(tmp_path, make_log):
     bad.write_text(POLICY.replace("baseline: ASL-2", "baseline: ASL-9"))
     result = runner.invoke(app, ["decide", str(tmp_path / "logs"), "--policy", str(bad)])
     assert result.exit_code == 2
-    assert result.output.startswith(f"error: {bad}:1: ")
-    assert "unknown level 'ASL-9'" in result.output
+    assert result.output.startswith(f"error: {bad}:12: baseline: unknown level 'ASL-9'")
 
 
 def test_decide_does_not_write_json_on_bad_input(tmp_path, policy_file):
@@ -148,3 +147,81 @@ def test_committed_decision_schema_is_current():
 def test_schema_command(what):
     result = runner.invoke(app, ["policy", "schema", what])
     assert result.exit_code == 0 and json.loads(result.output)["type"] == "object"
+
+
+def test_decide_needs_logs_or_evidence():
+    result = runner.invoke(app, ["decide"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: give Inspect logs, an --evidence file, or both"
+
+
+def test_sign_needs_a_json_file(attested):
+    result = runner.invoke(app, ["decide", "--evidence", str(attested), "--sign"])
+    assert result.exit_code == 2 and "--sign signs the decision JSON" in result.output
+
+
+def test_a_decision_records_its_policy_file_and_whether_it_is_the_shipped_one(
+    make_log, attested, tmp_path
+):
+    import hashlib
+    import shutil
+
+    from redline.policy import shipped_policies
+
+    log = make_log("ctf", correct=0, total=10)
+    shipped = shipped_policies()["rsp"]
+    out = tmp_path / "d.json"
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("attestations: []\n")
+    base = ["decide", str(log), "--evidence", str(empty), "--json", str(out)]
+    assert runner.invoke(app, base).exit_code == 1
+    ref = json.loads(out.read_text())["policy"]
+    assert ref["path"] == str(shipped.resolve()) and ref["matches_shipped"] is True
+    assert ref["sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
+
+    copy = tmp_path / "rsp.yaml"
+    shutil.copy(shipped, copy)
+    copy.write_text(copy.read_text().replace("value: 0.50", "value: 0.95", 1))
+    result = runner.invoke(app, [*base, "--policy", str(copy)], env={"COLUMNS": "200"})
+    decision = json.loads(out.read_text())
+    assert decision["policy"]["matches_shipped"] is False
+    assert f"policy rsp from {copy} (sha256 " in result.output
+    assert "differs from the shipped rsp" in result.output
+    assert any("differs from the shipped rsp" in r["message"] for r in decision["reasons"])
+
+    assert runner.invoke(app, [*base, "--policy", str(policy_file_of(tmp_path))]).exit_code == 1
+    assert json.loads(out.read_text())["policy"]["matches_shipped"] is None
+
+
+def policy_file_of(tmp_path):
+    path = tmp_path / "test-policy.yaml"
+    path.write_text(POLICY)
+    return path
+
+
+def test_a_signed_decision_verifies_until_a_cited_file_changes(make_log, attested, tmp_path):
+    log = make_log("ctf", correct=0, total=50)
+    policy = policy_file_of(tmp_path)
+    out = tmp_path / "decision.json"
+    args = ["decide", str(log), "--policy", str(policy), "--evidence", str(attested)]
+    signed = runner.invoke(app, [*args, "--json", str(out), "--sign"])
+    assert signed.exit_code == 0, signed.output
+    key = json.loads(out.read_text())["signature"]["key_id"]
+    assert f"signed with key {key}: {out}" in signed.output
+    ok = runner.invoke(app, ["verify", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert f"signed by trusted key {key}" in ok.output
+    assert "1 logs and 2 files match their hashes" in ok.output
+
+    policy.write_text(POLICY.replace("value: 0.2,", "value: 0.9,"))
+    attested.write_text(attested.read_text() + "\n")
+    bad = runner.invoke(app, ["verify", str(out)])
+    assert bad.exit_code == 1
+    assert f"FAIL policy changed: {policy}" in bad.output
+    assert f"FAIL evidence changed: {attested}" in bad.output
+
+    data = json.loads(out.read_text())
+    data["outcome"] = "do_not_deploy"
+    out.write_text(json.dumps(data))
+    edited = runner.invoke(app, ["verify", str(out)])
+    assert "FAIL signature: does not match the contents" in edited.output

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,72 @@ def test_decision_json_round_trips(make_log):
     decision = decide(parse_yaml_model(POLICY, Policy), Evidence.load([path]))
     again = Decision.model_validate(json.loads(decision.model_dump_json()))
     assert again == decision
+
+
+def test_a_renamed_log_is_still_a_log(tmp_path, make_log):
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    src = make_log("ctf", correct=2, total=4)
+    folder = tmp_path / "renamed"
+    folder.mkdir()
+    (folder / "run-1.bin").write_bytes(src.read_bytes())
+    write_eval_log(read_eval_log(str(src)), str(tmp_path / "copy.json"), format="json")
+    (tmp_path / "copy.json").rename(folder / "run-2.txt")
+    evidence = Evidence.load([folder])
+    assert sorted(Path(log.provenance.path).name for log in evidence.logs) == [
+        "run-1.bin",
+        "run-2.txt",
+    ]
+    assert evidence.notes == []
+    [m], _ = Evidence.load([folder / "run-1.bin"]).measure("ctf", "accuracy", None)
+    assert m.estimate.value == 0.5
+
+
+def test_files_that_are_not_logs_are_reported_not_skipped_silently(tmp_path, make_log):
+    make_log("ctf", correct=1, total=4)
+    folder = tmp_path / "logs"
+    (folder / "notes.md").write_text("# notes\n")
+    (folder / "decision.json").write_text('{"outcome": "deploy"}')
+    (folder / "logs.json").write_text("{}")  # Inspect's own index: not a log, not a problem
+    (folder / ".hidden").write_text("x")
+    evidence = Evidence.load([folder])
+    assert len(evidence.logs) == 1
+    assert len(evidence.notes) == 2
+    for note in evidence.notes:
+        assert "not a readable Inspect log" in note and note.endswith(": left out")
+    assert any(n.startswith(str(folder / "notes.md")) for n in evidence.notes)
+
+
+def test_a_directory_of_non_logs_says_so(tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    with pytest.raises(RedlineError, match=r"no Inspect logs in this directory \(1 files are not"):
+        Evidence.load([tmp_path])
+
+
+def test_evidence_only_decisions(tmp_path):
+    from redline._yaml import parse_yaml_model
+    from redline.policy import Policy, decide
+    from tests.policy.roles_policy import ASL2_ONLY, ROLES_POLICY
+
+    manual = tmp_path / "evidence.yaml"
+    manual.write_text(
+        json.dumps(
+            {
+                "attestations": ASL2_ONLY,
+                "results": [{"id": "trial", "value": 1.4, "ci": [1.1, 1.8], "source": "trial"}],
+            }
+        )
+    )
+    decision = decide(parse_yaml_model(ROLES_POLICY, Policy), Evidence.load([], manual))
+    assert decision.outcome == "deploy" and decision.logs == [] and decision.models == []
+    assert decision.evidence is not None and decision.evidence.path == str(manual)
+
+
+def test_a_reported_metric_that_is_not_finite_is_no_evidence(make_log):
+    from redline.policy._evidence import _Log
+
+    log = _Log(make_log("ctf", correct=1, total=4))
+    log.metrics = {"exact": {"score": float("nan")}}
+    assert "is not a finite number" in log.measure("score", None)
+    log.metrics = {"exact": {"score": 0.9, "score_ci_lower": 0.1, "score_ci_upper": 0.5}}
+    assert "lies outside its own CI" in log.measure("score", None)

@@ -37,7 +37,8 @@ LOADER_ERRORS = [
     (
         ("        min_samples: 10", "        min_sample: 10"),
         27,
-        "thresholds.0.indicators.0.min_sample: Extra inputs",
+        "thresholds.0.indicators.0.min_sample: unknown field 'min_sample' "
+        "(did you mean 'min_samples'?)",
     ),
     (
         (
@@ -55,9 +56,17 @@ LOADER_ERRORS = [
         25,
         "rule_in_at.value",
     ),
-    (("requires: {security: ASL-4}", "requires: {security: ASL-5}"), 1, "unknown level 'ASL-5'"),
-    (("  - id: CYBER-4", "  - id: CYBER-3"), 1, "duplicate threshold id"),
-    (("src: [S1]\n    indicators", "src: [S9]\n    indicators"), 1, "unknown source 'S9'"),
+    (
+        ("requires: {security: ASL-4}", "requires: {security: ASL-5}"),
+        36,
+        "thresholds.1.requires.security: unknown level 'ASL-5'",
+    ),
+    (("  - id: CYBER-4", "  - id: CYBER-3"), 33, "thresholds.1.id: duplicate threshold id"),
+    (
+        ("src: [S1]\n    indicators", "src: [S9]\n    indicators"),
+        18,
+        "thresholds.0.src: unknown source 'S9'",
+    ),
     (
         (
             "      metric: asr\n",
@@ -92,5 +101,5 @@ def test_missing_policy_file(tmp_path):
 
 
 def test_top_level_must_be_a_mapping():
-    with pytest.raises(RedlineError, match="p.yaml:1: expected a mapping"):
+    with pytest.raises(RedlineError, match=r"p.yaml:1: \(top level\): expected a mapping"):
         load("- a\n- b\n")

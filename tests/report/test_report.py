@@ -6,27 +6,28 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
+from redline._signing import PRIVATE_KEY, PUBLIC_KEY
 from redline.cli import app
 from redline.report import (
     Report,
     canonical_json,
     load_or_create_key,
     render_html,
+    sign_record,
     verify_report,
     write_report,
 )
-from redline.report._sign import PRIVATE_KEY, PUBLIC_KEY
 
 runner = CliRunner()
 SCHEMA = Path(__file__).parents[2] / "docs" / "report.schema.json"
 
 
 @pytest.fixture
-def written(assessment, tmp_path):
+def written(assessment, user_config):
+    """A report signed with this machine's key (the test's own config dir)."""
     report, out = assessment
-    keys = tmp_path / "keys"
-    signed = write_report(report, out / "r.json", keys)
-    return signed, out / "r.json", keys
+    signed = write_report(report, out / "r.json")
+    return signed, out / "r.json", user_config
 
 
 def test_committed_report_schema_is_current():
@@ -46,6 +47,7 @@ def test_signed_report_verifies_and_key_is_private(written):
     assert signed.signature is not None and result.key_id == signed.signature.key_id
     assert stat.S_IMODE((keys / PRIVATE_KEY).stat().st_mode) == 0o600
     assert verify_report(path, keys / PUBLIC_KEY).ok
+    assert result.trusted and "made on this machine" in result.signer
 
 
 def test_the_key_is_made_once_and_reused(tmp_path):
@@ -61,7 +63,7 @@ def test_an_edited_report_fails_verification(written):
     path.write_text(json.dumps(data, indent=2))
     result = verify_report(path)
     assert not result.ok and not result.signature_ok
-    assert any("does not match the report's contents" in p for p in result.problems)
+    assert any("does not match the contents" in p for p in result.problems)
 
 
 def test_reformatting_the_json_keeps_the_signature_valid(written):
@@ -90,6 +92,67 @@ def test_a_report_signed_by_another_key_is_rejected_with_a_trusted_key(written, 
     result = verify_report(path, tmp_path / "other" / PUBLIC_KEY)
     assert not result.ok
     assert any("not by the key in" in p for p in result.problems)
+
+
+def forge(path, tmp_path):
+    """Edit a report to 'deploy' and re-sign it with a key made elsewhere (not trusted here)."""
+    data = json.loads(path.read_text())
+    data["decision"]["outcome"] = "deploy"
+    forged = Report.model_validate(data)
+    signed = sign_record(forged, tmp_path / "attacker")
+    path.write_text(signed.model_dump_json(indent=2))
+    return signed.signature.key_id
+
+
+def test_a_forged_report_re_signed_with_a_new_key_does_not_verify(written, tmp_path):
+    _, path, _ = written
+    attacker = forge(path, tmp_path)
+    result = verify_report(path)
+    assert result.signature_ok and not result.trusted and not result.ok
+    assert any(f"signed by key {attacker}, which is not trusted" in p for p in result.problems)
+    out = runner.invoke(app, ["verify", str(path)])
+    assert out.exit_code == 1
+    assert f"FAIL signature: signed by key {attacker}, which is not trusted" in out.output
+
+
+def test_keys_trust_list_revoke_decide_what_verifies(written, tmp_path):
+    _, path, _ = written
+    attacker = forge(path, tmp_path)
+    pub = tmp_path / "attacker" / PUBLIC_KEY
+    trusted = runner.invoke(app, ["keys", "trust", str(pub), "--name", "auditor"])
+    assert trusted.exit_code == 0 and f"trusted key {attacker} (auditor)" in trusted.output
+    ok = runner.invoke(app, ["verify", str(path)])
+    assert ok.exit_code == 0, ok.output
+    assert f"signed by trusted key {attacker} (auditor)" in ok.output
+    listed = runner.invoke(app, ["keys", "list"])
+    assert attacker in listed.output and "auditor" in listed.output
+    assert "this machine's signing key" in listed.output
+    revoked = runner.invoke(app, ["keys", "revoke", attacker[:8]])
+    assert revoked.exit_code == 0, revoked.output
+    bad = runner.invoke(app, ["verify", str(path)])
+    assert bad.exit_code == 1 and "revoked on" in bad.output
+    assert runner.invoke(app, ["keys", "revoke", "ffff"]).exit_code == 2
+
+
+def test_a_trust_store_file_can_be_given(written, tmp_path):
+    from redline._signing import TrustStore, read_public_key
+
+    _, path, _ = written
+    forge(path, tmp_path)
+    store = tmp_path / "auditors.yaml"
+    TrustStore().add(read_public_key(tmp_path / "attacker" / PUBLIC_KEY), "lab").save(tmp_path)
+    (tmp_path / "trusted-keys.yaml").rename(store)
+    assert runner.invoke(app, ["verify", str(path)]).exit_code == 1
+    ok = runner.invoke(app, ["verify", str(path), "--trusted-keys", str(store)])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_the_key_made_on_this_machine_is_trusted_here(tmp_path):
+    from redline._signing import TrustStore, key_id, public_raw
+
+    key = load_or_create_key(tmp_path)
+    entry = TrustStore.load(tmp_path).trusted(key_id(public_raw(key)))
+    assert entry is not None and "made on this machine" in entry.name
 
 
 def test_canonical_json_is_sorted_compact_utf8_and_ignores_the_signature():
@@ -157,7 +220,7 @@ def test_verify_command_exit_codes(written, tmp_path):
     _, path, _ = written
     ok = runner.invoke(app, ["verify", str(path)])
     assert ok.exit_code == 0, ok.output
-    assert "signature valid" in ok.output
+    assert "signature valid, signed by trusted key" in ok.output
     data = json.loads(path.read_text())
     data["model"]["checkpoint"] = "something else"
     path.write_text(json.dumps(data))

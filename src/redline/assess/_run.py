@@ -392,7 +392,8 @@ def build_report(
     policy = load_policy(options.policy)
     profile = load_profile(options.profile)
     decision_logs = [p for (_, target), p in logs.items() if target != "bare"]
-    evidence = Evidence.load(list(decision_logs), options.evidence)
+    models = [options.model, f"{GUARDED_MODEL}/{options.model}"]
+    evidence = Evidence.load(list(decision_logs), options.evidence, models)
     compute = _compute(options, last.effective_compute if last else None)
     if last is not None and evidence.manual.history == AssessmentHistory():
         evidence.manual = evidence.manual.model_copy(

@@ -5,6 +5,7 @@ from redline.cli import (  # noqa: F401  (each module registers its commands)
     _chat,
     _eval,
     _guard,
+    _keys,
     _models,
     _policy,
     _redteam,

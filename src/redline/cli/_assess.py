@@ -115,26 +115,33 @@ def assess_command(
 
 @app.command("verify")
 def verify_command(
-    report: Annotated[Path, typer.Argument(help="A report JSON written by redline assess.")],
+    report: Annotated[
+        Path, typer.Argument(help="A report JSON (redline assess) or a signed decision JSON.")
+    ],
     key: Annotated[
         Path | None,
-        typer.Option(help="Trusted public key file (base64); default: the key in the report."),
+        typer.Option(help="Accept only this public key file (base64) as the signer."),
+    ] = None,
+    trusted_keys: Annotated[
+        Path | None,
+        typer.Option(help="A trust store file to trust besides your own (redline keys)."),
     ] = None,
 ) -> None:
-    """Check a report's signature and the hashes of the logs it cites; name what does not match.
+    """Check a signature, that its key is trusted, and the hashes of every file cited.
 
-    Exit status: 0 verified, 1 a check failed, 2 not a report.
+    Exit status: 0 verified, 1 a check failed (untrusted signer included), 2 not a report.
     """
     from redline.report import verify_report
 
     with user_errors():
-        result = verify_report(report, key)
+        result = verify_report(report, key, trusted_keys)
     for problem in result.problems:
         typer.echo(f"FAIL {problem}")
     if result.ok:
         typer.echo(
-            f"OK {report}: signature valid (Ed25519 key {result.key_id}), "
-            f"{result.logs_checked} logs match their hashes"
+            f"OK {report}: signature valid, signed by trusted key {result.key_id} "
+            f"({result.signer}); {result.logs_checked} logs and {result.files_checked} files "
+            "match their hashes"
         )
     raise typer.Exit(OK if result.ok else NEGATIVE)
 

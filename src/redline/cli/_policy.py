@@ -12,7 +12,6 @@ policy_app = typer.Typer(help="List, show and validate release policies.", no_ar
 app.add_typer(policy_app, name="policy")
 
 
-
 @policy_app.command("list")
 def policy_list() -> None:
     """List the policies redline ships."""
@@ -40,6 +39,7 @@ def policy_show(
 ) -> None:
     """Show a policy's thresholds, indicators and safeguards with their numbers' sources."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.tree import Tree
 
     from redline.policy import Number, load_policy
@@ -59,11 +59,11 @@ def policy_show(
         for ind in t.indicators:
             source = "evidence file" if ind.external else f"{ind.task} {ind.metric}"
             node.add(
-                f"{ind.id} [{source}]"
+                escape(f"{ind.id} [{source}, {ind.scale}] {ind.role}")
+                + ("" if ind.required else " [dim](optional)[/]")
                 + num("rule out below", ind.rule_out_below)
                 + num("rule in at", ind.rule_in_at)
                 + num("alert at", ind.alert_at)
-                + ("" if ind.required else " [dim](monitor)[/]")
             )
     for level, safeguards in p.safeguards.items():
         node = tree.add(f"[bold]safeguards {level}[/]")
@@ -75,7 +75,7 @@ def policy_show(
                     + num("max", sg.max)
                     + num("min", sg.min)
                 )
-            node.add(f"{sg.standard} {sg.id}: {sg.description} [{detail}]")
+            node.add(escape(f"{sg.standard} {sg.id}: {sg.description} ") + f"\\[{detail}]")
     Console().print(tree)
 
 
@@ -123,29 +123,54 @@ def policy_schema(
 
 @app.command("decide")
 def decide_command(
-    logs: Annotated[list[Path], typer.Argument(help="Inspect logs (.eval/.json) or directories.")],
+    logs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Inspect logs, or directories searched for them (by content)."),
+    ] = None,
     policy: Annotated[str, typer.Option(help="Shipped policy name or policy file.")] = "rsp",
     evidence: Annotated[
-        Path | None, typer.Option(help="Manual evidence YAML: attestations, external results.")
+        Path | None,
+        typer.Option(help="Evidence YAML: attestations, external results, determinations."),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="The model decided on, as its logs name it; repeat for each name it runs "
+            "under (e.g. behind a guard). Needed when the logs are of several models.",
+        ),
     ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the decision JSON here.")
     ] = None,
+    sign: Annotated[
+        bool, typer.Option("--sign", help="Sign the decision JSON with your signing key.")
+    ] = False,
 ) -> None:
-    """Decide from Inspect logs: required safety level, safeguards met, deploy or not.
+    """Decide from Inspect logs and/or an evidence file: required level, safeguards, deploy.
 
     Exit status: 0 deploy, 1 do not deploy, 2 bad input.
     """
     from redline._files import write_atomic
     from redline.cli._render import print_decision
     from redline.policy import Evidence, decide, load_policy
+    from redline.report import sign_record
 
     with user_errors():
+        if not logs and evidence is None:
+            raise RedlineError("give Inspect logs, an --evidence file, or both")
+        if sign and json_out is None:
+            raise RedlineError("--sign signs the decision JSON: give --json FILE too")
         p = load_policy(policy)
-        decision = decide(p, Evidence.load(list(logs), evidence))
+        decision = decide(p, Evidence.load(logs or [], evidence, model or None))
+        if sign:
+            decision = sign_record(decision)
         if json_out:
             write_atomic(json_out, decision.model_dump_json(indent=2) + "\n")
     print_decision(decision)
+    if decision.signature is not None:
+        typer.echo(f"signed with key {decision.signature.key_id}: {json_out}")
     raise typer.Exit(OK if decision.outcome == "deploy" else NEGATIVE)
 
 

@@ -3,9 +3,10 @@
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from redline.policy import ComputeReport, Decision
+from redline.policy import ComputeReport, Decision, IndicatorResult
 
 if TYPE_CHECKING:
     from inspect_ai.log import EvalLog
@@ -18,6 +19,7 @@ _STYLE = {
     "not_ruled_out": "red",
     "crossed": "bold red",
     "no_evidence": "magenta",
+    "below_alert": "green",
     "met": "green",
     "unmet": "red",
     "success": "green",
@@ -28,6 +30,16 @@ def _styled(status: str) -> str:
     return f"[{_STYLE.get(status, 'red')}]{status}[/]"
 
 
+def _estimate(ind: IndicatorResult) -> str:
+    if ind.measurement is None:
+        return "-"
+    e = ind.measurement.estimate
+    n = f"n={e.n}" if e.n is not None else "n unknown"
+    if e.point:
+        return f"{e.value:.3g} (point estimate) {n}"
+    return f"{e.value:.3g} [{e.lower:.3g}, {e.upper:.3g}] {n}"
+
+
 def print_decision(d: Decision, console: Console | None = None) -> None:
     """The decision first, then thresholds, safeguards, reasons and evidence problems."""
     console = console or Console()
@@ -36,15 +48,34 @@ def print_decision(d: Decision, console: Console | None = None) -> None:
         f"{verdict}  policy {d.policy.id}; required: deployment {d.required_deployment}, "
         f"security {d.required_security}; models: {', '.join(d.models) or '-'}"
     )
+    console.print(f"[dim]{escape(d.policy.describe())}[/]")
+    for det in d.determinations:
+        where = f"{det.file}:{det.line}" if det.line else det.file
+        signed = ""
+        if det.signed_by:
+            trust = "trusted" if det.signer_trusted else "NOT trusted"
+            signed = f"; signed by key {det.signed_by} ({trust})"
+        if det.applied:
+            label = "[bold yellow]OVERRIDE[/] " if det.override and det.note else ""
+            console.print(f"{label}[bold]{det.threshold}[/]: {escape(det.summary)}")
+        else:
+            console.print(f"[red]{det.threshold}: determination {escape(det.note)}[/]")
+        cited = escape(", ".join(det.evidence) or "none cited")
+        console.print(
+            f"  [dim]decided by {escape(det.decided_by)} ({escape(det.role)}); evidence: "
+            f"{cited}; {escape(where)} sha256 {det.sha256[:12]}{signed}[/]"
+        )
     thresholds = Table(title="Capability thresholds")
     for column in ("threshold", "status", "indicator", "estimate [95% CI]", "lines", "why"):
         thresholds.add_column(column)
     for t in d.thresholds:
         shown = [ind for ind in t.indicators if ind.required or ind.measurement]
         hidden = len(t.indicators) - len(shown)
+        status = _styled(t.status)
+        if t.settled_by != "evidence" and t.determination is not None:
+            ruling = t.determination.ruling.replace("_", " ")
+            status += f"\n→ {ruling} by {t.settled_by}"
         for i, ind in enumerate(shown):
-            e = ind.measurement.estimate if ind.measurement else None
-            est = f"{e.value:.3g} [{e.lower:.3g}, {e.upper:.3g}] n={e.n}" if e else "-"
             lines = " ".join(
                 f"{label}{n.value:g}"
                 for label, n in (
@@ -54,15 +85,16 @@ def print_decision(d: Decision, console: Console | None = None) -> None:
                 )
                 if n is not None
             )
-            name = ind.id if ind.required else f"{ind.id} (optional)"
+            name = f"{ind.id} ({ind.role}{'' if ind.required else ', optional'})"
             thresholds.add_row(
                 t.id if i == 0 else "",
-                _styled(t.status) if i == 0 else "",
+                status if i == 0 else "",
                 name,
-                est,
+                _estimate(ind),
                 lines,
-                f"{_styled(ind.status)}: {ind.reason}",
+                f"{_styled(ind.status)}: {escape(ind.reason)}",
             )
+        thresholds.add_row("", "", f"[dim]{t.basis}[/]", "", "", "")
         if hidden:
             thresholds.add_row("", "", f"[dim]+{hidden} optional without evidence[/]", "", "", "")
     console.print(thresholds)
@@ -70,18 +102,18 @@ def print_decision(d: Decision, console: Console | None = None) -> None:
     for column in ("level", "standard", "safeguard", "status", "why"):
         safeguards.add_column(column)
     for s in d.safeguards:
-        safeguards.add_row(s.level, s.standard, s.id, _styled(s.status), s.reason)
+        safeguards.add_row(s.level, s.standard, s.id, _styled(s.status), escape(s.reason))
     console.print(safeguards)
     console.print("[bold]Reasons[/]")
     for r in d.reasons:
-        refs = f" [dim]({'; '.join(r.refs)})[/]" if r.refs else ""
-        console.print(f"- {r.message}{refs}")
+        refs = f" [dim]({escape('; '.join(r.refs))})[/]" if r.refs else ""
+        console.print(f"- {escape(r.message)}{refs}")
     due = "due" if d.assessment.due else "not due"
     console.print(
         f"Comprehensive assessment {due}: {'; '.join(d.assessment.reasons) or 'no trigger fired'}"
     )
     for problem in d.problems:
-        console.print(f"[yellow]warning:[/] {problem}")
+        console.print(f"[yellow]warning:[/] {escape(problem)}")
 
 
 def print_compute(r: ComputeReport, trigger: float | None, console: Console | None = None) -> None:

@@ -10,10 +10,30 @@ from redline.policy._compute import (
     measure_compute,
     tier_table,
 )
-from redline.policy._decision import Decision, IndicatorResult, ThresholdResult, decide
-from redline.policy._evidence import AssessmentHistory, Evidence, ManualEvidence, Measurement
+from redline.policy._decision import (
+    AppliedDetermination,
+    Decision,
+    IndicatorResult,
+    ThresholdResult,
+    decide,
+    describe,
+)
+from redline.policy._evidence import (
+    AssessmentHistory,
+    Determination,
+    Evidence,
+    ManualEvidence,
+    Measurement,
+    sign_determination,
+)
 from redline.policy._feeds import feeds, task_metadata
-from redline.policy._library import DEFAULT_POLICY, load_policy, shipped_policies
+from redline.policy._library import (
+    DEFAULT_POLICY,
+    PolicyRef,
+    load_policy,
+    policy_ref,
+    shipped_policies,
+)
 from redline.policy._schema import (
     AttestedSafeguard,
     Indicator,
@@ -30,7 +50,12 @@ from redline.policy._stats import Estimate
 from redline.policy._triggers import Trigger, reassessment_due
 
 __all__ = [
+    "AppliedDetermination",
     "AssessmentHistory",
+    "Determination",
+    "PolicyRef",
+    "describe",
+    "policy_ref",
     "IndicatorResult",
     "ThresholdResult",
     "DEFAULT_POLICY",
@@ -61,6 +86,7 @@ __all__ = [
     "measure_compute",
     "reassessment_due",
     "shipped_policies",
+    "sign_determination",
     "task_metadata",
     "tier_table",
     "wilson",

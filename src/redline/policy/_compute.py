@@ -88,7 +88,9 @@ def _positive(**values: float) -> None:
 def flop_from_params(params: float, tokens: float) -> float:
     """Dense-transformer training compute, 6 x parameters x tokens (MoE: active parameters)."""
     _positive(params=params, tokens=tokens)
-    return 6.0 * params * tokens
+    flop = 6.0 * params * tokens
+    _positive(**{"6 x params x tokens": flop})
+    return flop
 
 
 def flop_from_hardware(chips: float, peak_flops: float, hours: float, utilization: float) -> float:
@@ -96,7 +98,9 @@ def flop_from_hardware(chips: float, peak_flops: float, hours: float, utilizatio
     _positive(chips=chips, peak_flops=peak_flops, hours=hours)
     if not 0 < utilization <= 1:
         raise RedlineError(f"utilisation must be in (0, 1], got {utilization}")
-    return chips * peak_flops * hours * 3600.0 * utilization
+    flop = chips * peak_flops * hours * 3600.0 * utilization
+    _positive(**{"chips x peak FLOP/s x seconds x utilisation": flop})
+    return flop
 
 
 def measure_compute(
@@ -140,6 +144,9 @@ def classify(
     previous_flop: float | None = None,
 ) -> ComputeReport:
     """Which tiers a run of `flop` reaches, and what they oblige, given the developer's revenue."""
+    _positive(flop=flop, **({"previous": previous_flop} if previous_flop is not None else {}))
+    if revenue_usd is not None and not (math.isfinite(revenue_usd) and revenue_usd >= 0):
+        raise RedlineError(f"revenue must be a finite number of at least 0, got {revenue_usd}")
     results = []
     for tier in tier_table().tiers:
         reached = flop > tier.above_flop.value and (bio_sequence or not tier.bio_sequence_only)

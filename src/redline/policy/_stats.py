@@ -20,8 +20,15 @@ class Estimate(Record):
     value: float
     lower: float
     upper: float
-    n: int
+    n: int | None
+    """Samples behind the estimate; None when the source does not say."""
     method: CIMethod
+    """`none` marks a point estimate: no interval, so lower and upper equal the value."""
+
+    @property
+    def point(self) -> bool:
+        """A value without a confidence interval."""
+        return self.method == "none"
 
 
 def bootstrap_mean(

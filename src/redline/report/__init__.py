@@ -1,5 +1,6 @@
-"""Reports: the signed JSON twin, the self-contained HTML page, verification."""
+"""Reports: the signed JSON twin, the self-contained HTML page, signing and verification."""
 
+from redline._signing import Signature, canonical_json, default_key_dir, load_or_create_key
 from redline.report._html import render_html
 from redline.report._model import (
     REPORT_SCHEMA_VERSION,
@@ -14,17 +15,9 @@ from redline.report._model import (
     Provenance,
     Report,
     SafeguardsSection,
-    Signature,
     StepRecord,
 )
-from redline.report._sign import (
-    Verification,
-    canonical_json,
-    default_key_dir,
-    load_or_create_key,
-    sign_report,
-    verify_report,
-)
+from redline.report._sign import Verification, sign_record, verify_report
 from redline.report._svg import Line, Series, xy_chart
 from redline.report._write import load_report, write_report
 
@@ -51,7 +44,7 @@ __all__ = [
     "load_or_create_key",
     "load_report",
     "render_html",
-    "sign_report",
+    "sign_record",
     "verify_report",
     "write_report",
     "xy_chart",

@@ -14,6 +14,7 @@ STATUS_TEXT = {
     "not_ruled_out": "not ruled out",
     "crossed": "crossed",
     "no_evidence": "not measured",
+    "below_alert": "below the alert line",
     "met": "met",
     "unmet": "not met",
 }
@@ -39,7 +40,10 @@ def _est(m: Measurement | None) -> str:
     if m is None:
         return "not measured"
     e = m.estimate
-    return f"{e.value:.3g} [{e.lower:.3g}, {e.upper:.3g}] (n={e.n})"
+    n = f"n={e.n}" if e.n is not None else "n unknown"
+    if e.point:
+        return f"{e.value:.3g} (point estimate, no CI; {n})"
+    return f"{e.value:.3g} [{e.lower:.3g}, {e.upper:.3g}] ({n})"
 
 
 def _lines(ind: IndicatorResult) -> list[Line]:

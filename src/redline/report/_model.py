@@ -5,6 +5,7 @@ from typing import Literal
 
 from redline import __version__
 from redline._records import Record
+from redline._signing import Signature
 from redline.policy import ComputeReport, Decision, Measurement
 
 REPORT_SCHEMA_VERSION = 1
@@ -137,18 +138,6 @@ class Provenance(Record):
     command: list[str]
     logs: list[LogRecord]
     files: list[FileRecord] = []
-
-
-class Signature(Record):
-    """Ed25519 signature over the canonical JSON of the report without this block."""
-
-    algorithm: Literal["ed25519"] = "ed25519"
-    public_key: str
-    """Raw 32-byte public key, base64."""
-    key_id: str
-    """First 16 hex digits of the public key's SHA-256."""
-    value: str
-    """The 64-byte signature, base64."""
 
 
 class Report(Record):

@@ -1,175 +1,185 @@
-"""Signing and verifying reports: Ed25519 over canonical JSON, and the hashes of cited logs.
+"""Signing reports and decisions; verifying their signature, signer and cited files.
 
-Canonical JSON: the report as a JSON object without its `signature` field, keys sorted at
-every level, no insignificant whitespace (separators `,` and `:`), non-ASCII characters kept
-as UTF-8, encoded as UTF-8 bytes. The signature covers exactly those bytes.
+Verification checks the signature, that the signer's key is trusted, and the hashes of every
+file cited (logs, the policy, the evidence file, the guard manifest).
+
+The signature scheme (Ed25519 over canonical JSON) and the trust store are `redline._signing`.
 """
 
-import base64
-import hashlib
 import json
-import os
 from pathlib import Path
-from typing import Any
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from redline._files import sha256_file
+from redline._signing import TrustStore, b64, read_public_key, sign, signature_matches
 from redline.errors import RedlineError
-from redline.report._model import Report, Signature
+from redline.policy import Decision, PolicyRef, shipped_policies
+from redline.report._model import Report
 
-PRIVATE_KEY = "report-signing.key"
-PUBLIC_KEY = "report-signing.pub"
-
-
-def canonical_json(data: dict[str, Any]) -> bytes:
-    """The signed bytes: `data` without `signature`, sorted keys, no whitespace, UTF-8."""
-    unsigned = {k: v for k, v in data.items() if k != "signature"}
-    return json.dumps(
-        unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+Signed = TypeVar("Signed", Report, Decision)
 
 
-def default_key_dir() -> Path:
-    """Where the signing key pair lives: the user's redline config directory."""
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("redline"))
-
-
-def load_or_create_key(folder: Path | None = None) -> Any:
-    """The Ed25519 private key in `folder`, created (mode 0600) on first use."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    folder = folder or default_key_dir()
-    path = folder / PRIVATE_KEY
-    if path.exists():
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except ValueError as ex:
-            raise RedlineError(f"{path}: not a PEM private key: {ex}") from ex
-        if not isinstance(key, Ed25519PrivateKey):
-            raise RedlineError(f"{path}: not an Ed25519 key")
-        return key
-    key = Ed25519PrivateKey.generate()
-    folder.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    (folder / PUBLIC_KEY).write_text(_b64(_public_raw(key)) + "\n", encoding="utf-8")
-    return key
-
-
-def _public_raw(key: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    raw: bytes = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return raw
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def key_id(public_raw: bytes) -> str:
-    """Short identifier of a public key: the first 16 hex digits of its SHA-256."""
-    return hashlib.sha256(public_raw).hexdigest()[:16]
-
-
-def sign_report(report: Report, key_dir: Path | None = None) -> Report:
-    """The report with its signature block filled in."""
-    key = load_or_create_key(key_dir)
-    data = report.model_copy(update={"signature": None}).model_dump(mode="json")
-    public = _public_raw(key)
-    signature = Signature(
-        public_key=_b64(public), key_id=key_id(public), value=_b64(key.sign(canonical_json(data)))
-    )
-    return report.model_copy(update={"signature": signature})
+def sign_record(record: Signed, key_dir: Path | None = None) -> Signed:
+    """A report or decision with its signature block filled in by the local key."""
+    data = record.model_copy(update={"signature": None}).model_dump(mode="json")
+    return record.model_copy(update={"signature": sign(data, key_dir)})
 
 
 class Verification(BaseModel):
-    """The outcome of `redline verify`: every check that failed, one line each."""
+    """The outcome of `redline verify`: who signed, whether they are trusted, what failed."""
 
     report: str
+    kind: Literal["report", "decision"]
     key_id: str | None
+    signer: str | None = None
+    """The trusted key's name, when the signer is trusted."""
     signature_ok: bool
+    trusted: bool = False
     logs_checked: int
+    files_checked: int = 0
     problems: list[str]
 
     @property
     def ok(self) -> bool:
-        """True when the signature verifies and every cited log matches its hash."""
-        return self.signature_ok and not self.problems
+        """True when the signature verifies, its key is trusted and every cited file matches."""
+        return self.signature_ok and self.trusted and not self.problems
 
 
-def _read_public_key(path: Path) -> bytes:
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-        raw = base64.b64decode(text, validate=True)
-    except (OSError, ValueError) as ex:
-        raise RedlineError(f"{path}: not a base64 public key: {ex}") from ex
-    if len(raw) != 32:
-        raise RedlineError(f"{path}: an Ed25519 public key has 32 bytes, this has {len(raw)}")
-    return raw
+def verify_report(
+    path: Path,
+    trusted_key: Path | None = None,
+    trusted_keys: Path | None = None,
+    key_dir: Path | None = None,
+) -> Verification:
+    """Check a report's or a signed decision's signature, its signer and its cited files.
 
-
-def verify_report(path: Path, trusted_key: Path | None = None) -> Verification:
-    """Check a report's signature (against `trusted_key` if given) and its cited logs' hashes."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+    The signer must be `trusted_key` when given; otherwise a trusted key of the trust store in
+    `key_dir` (default: the user's config dir) or of the `trusted_keys` file.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as ex:
-        raise RedlineError(f"{path}: no such report") from ex
+        raise RedlineError(f"{path}: no such file") from ex
     except (OSError, ValueError) as ex:
-        raise RedlineError(f"{path}: not a JSON report: {ex}") from ex
-    if not isinstance(data, dict):
-        raise RedlineError(f"{path}: not a JSON report (expected an object)")
-    problems: list[str] = []
+        raise RedlineError(f"{path}: not JSON: {ex}") from ex
+    if not isinstance(data, dict) or data.get("kind") not in (
+        "redline-assessment",
+        "redline-decision",
+    ):
+        raise RedlineError(f"{path}: not a redline report or decision (no such `kind`)")
+    record: Report | Decision
     try:
-        report = Report.model_validate(data)
+        if data["kind"] == "redline-assessment":
+            record = Report.model_validate(data)
+        else:
+            record = Decision.model_validate(data)
     except ValidationError as ex:
         first = str(ex).splitlines()
-        raise RedlineError(f"{path}: not a redline report: {'; '.join(first[:3])}") from ex
-    sig = report.signature
-    signature_ok = False
+        raise RedlineError(f"{path}: not a valid {data['kind']}: {'; '.join(first[:3])}") from ex
+    problems: list[str] = []
+    sig = record.signature
+    signature_ok = trusted = False
+    signer = None
     if sig is None:
-        problems.append("signature: the report is not signed")
+        problems.append("signature: not signed")
     else:
-        public = base64.b64decode(sig.public_key)
-        if trusted_key is not None and _read_public_key(trusted_key) != public:
-            problems.append(
-                f"signature: signed by key {sig.key_id}, not by the key in {trusted_key}"
+        signature_ok = signature_matches(data, sig)
+        if not signature_ok:
+            problems.append("signature: does not match the contents (edited or corrupt)")
+        if trusted_key is not None:
+            trusted = b64(read_public_key(trusted_key)) == sig.public_key
+            signer = str(trusted_key) if trusted else None
+            if not trusted:
+                problems.append(
+                    f"signature: signed by key {sig.key_id}, not by the key in {trusted_key}"
+                )
+        else:
+            store = TrustStore.load(key_dir)
+            if trusted_keys is not None:
+                store = store.merged(TrustStore.read(trusted_keys))
+            entry = store.find(sig.key_id)
+            trusted = (
+                entry is not None and entry.revoked is None and entry.public_key == sig.public_key
             )
-        try:
-            Ed25519PublicKey.from_public_bytes(public).verify(
-                base64.b64decode(sig.value), canonical_json(data)
-            )
-            signature_ok = True
-        except (InvalidSignature, ValueError):
-            problems.append("signature: does not match the report's contents (edited or corrupt)")
+            signer = entry.name if trusted and entry else None
+            if entry is not None and entry.revoked is not None:
+                problems.append(
+                    f"signature: signed by key {sig.key_id}, revoked on {entry.revoked}"
+                )
+            elif not trusted:
+                problems.append(
+                    f"signature: signed by key {sig.key_id}, which is not trusted "
+                    "(`redline keys trust KEY.pub`, or --trusted-keys FILE)"
+                )
     base = path.parent
-    for log in report.provenance.logs:
-        file = Path(log.path) if Path(log.path).is_absolute() else base / log.path
+    files = 0
+    if isinstance(record, Report):
+        logs = [(log.path, log.sha256) for log in record.provenance.logs]
+        cited = [(f.name, f.path, f.sha256) for f in record.provenance.files if f.name != "policy"]
+        decision = record.decision
+    else:
+        logs = [(log.path, log.sha256) for log in record.logs]
+        cited = [("evidence", e.path, e.sha256) for e in [record.evidence] if e is not None]
+        decision = record
+    for log_path, sha in logs:
+        file = _resolve(log_path, base)
         if not file.is_file():
-            problems.append(f"log missing: {log.path}")
-        elif sha256_file(file) != log.sha256:
-            problems.append(f"log changed: {log.path} (sha256 differs from the report)")
-    for cited in report.provenance.files:
-        file = Path(cited.path) if Path(cited.path).is_absolute() else base / cited.path
-        if file.is_file() and sha256_file(file) != cited.sha256:
-            problems.append(f"{cited.name} changed: {cited.path} (sha256 differs from the report)")
+            problems.append(f"log missing: {log_path}")
+        elif sha256_file(file) != sha:
+            problems.append(f"log changed: {log_path} (sha256 differs from the {_kind(record)})")
+    for name, cited_path, sha in cited:
+        files += 1
+        file = _resolve(cited_path, base)
+        if not file.is_file():
+            problems.append(f"{name} missing: {cited_path}")
+        elif sha256_file(file) != sha:
+            problems.append(
+                f"{name} changed: {cited_path} (sha256 differs from the {_kind(record)})"
+            )
+    files += 1
+    problem = _check_policy(decision.policy, base)
+    if problem:
+        problems.append(problem)
     return Verification(
         report=str(path),
+        kind=_kind(record),
         key_id=sig.key_id if sig else None,
-        signature_ok=signature_ok and not any(p.startswith("signature") for p in problems),
-        logs_checked=len(report.provenance.logs),
+        signer=signer,
+        signature_ok=signature_ok,
+        trusted=trusted,
+        logs_checked=len(logs),
+        files_checked=files,
         problems=problems,
     )
+
+
+def _kind(record: Report | Decision) -> Literal["report", "decision"]:
+    return "report" if isinstance(record, Report) else "decision"
+
+
+def _resolve(cited: str, base: Path) -> Path:
+    """A cited path: absolute, or relative to the signed file's folder (else the working dir)."""
+    path = Path(cited)
+    if path.is_absolute():
+        return path
+    return base / path if (base / path).exists() else path
+
+
+def _check_policy(ref: PolicyRef, base: Path) -> str | None:
+    """Why the policy a decision cites does not match it, or None.
+
+    A missing file is fine when the decision used the shipped policy and this redline ships the
+    same bytes under that id.
+    """
+    if ref.path is not None:
+        file = _resolve(ref.path, base)
+        if file.is_file():
+            if sha256_file(file) != ref.sha256:
+                return f"policy changed: {ref.path} (sha256 differs from the decision)"
+            return None
+    shipped = shipped_policies().get(ref.id)
+    if ref.matches_shipped and shipped is not None and sha256_file(shipped) == ref.sha256:
+        return None
+    return f"policy missing: {ref.path or ref.id} (cannot check its sha256)"
