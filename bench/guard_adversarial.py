@@ -2,7 +2,7 @@
 harmful answers after a benign preamble, streamed and not.
 
 Every case is self-written and held out from training (bench/data/adversarial.yaml; the eight
-languages from bench/data/multilingual.jsonl when present). Prints the catch rate per family
+languages from bench/data/multilingual_probe.jsonl when present). Prints the catch rate per family
 (harmful flagged) beside the benign flag rate of the same structure, and for streamed answers
 the characters of harmful text released before the cut.
 
@@ -130,7 +130,7 @@ def main() -> None:
         table.add_row(name, f"{r['harmful']:.2f}", f"{r['benign']:.2f}")
     console.print(table)
 
-    languages = DATA / "multilingual.jsonl"
+    languages = DATA / "multilingual_probe.jsonl"
     if languages.exists():
         rows = [json.loads(line) for line in languages.read_text(encoding="utf-8").splitlines()]
         lang_table = Table(title="Languages: harmful flagged / benign flagged")
