@@ -17,7 +17,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 
-from redline.guard._guard import Guard, conversation_text, merge, output_text
+from redline.guard._guard import Guard, conversation_text, merge, output_text, turn_of
+from redline.guard._llm_guard import Turn
 from redline.guard._verdict import Stage, Verdict
 
 MAX_BATCH = 128
@@ -128,20 +129,29 @@ class BatchingGuard:
             self._worker = anyio.CapacityLimiter(1)
         return self._worker
 
-    async def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
-        """Judge texts: the stage's prefilter, then its classifier, each in its next batch."""
+    async def classify(
+        self, texts: Sequence[str], stage: Stage = "input", turns: Sequence[Turn] | None = None
+    ) -> list[Verdict]:
+        """Judge texts: the stage's prefilter, then its classifier, each in its next batch;
+        then the guard's second stage, awaited, on what they are unsure of (`turns`: what
+        each text is, for it)."""
         first: list[Verdict | None] = [None] * len(texts)
         if stage in self.guard.prefilters:
             first = await self._lane(stage, "prefilter").run(list(texts))
         todo = [t for t, v in zip(texts, first, strict=True) if v is None]
-        return merge(first, await self._lane(stage, "classifier").run(todo) if todo else [])
+        verdicts = merge(first, await self._lane(stage, "classifier").run(todo) if todo else [])
+        if turns is None:
+            turns = [turn_of(t, stage) for t in texts]
+        return await self.guard.review(verdicts, turns)
 
     async def screen_input(self, messages: Sequence[dict[str, str]] | str) -> Verdict:
         """`Guard.screen_input`, batched."""
-        return (await self.classify([conversation_text(messages)], "input"))[0]
+        text = conversation_text(messages)
+        return (await self.classify([text], "input", [Turn(text)]))[0]
 
     async def screen_output(
         self, messages: Sequence[dict[str, str]] | str, response: str
     ) -> Verdict:
         """`Guard.screen_output`, batched."""
-        return (await self.classify([output_text(messages, response)], "output"))[0]
+        turn = Turn(conversation_text(messages), response)
+        return (await self.classify([output_text(messages, response)], "output", [turn]))[0]

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict
 from redline._files import write_atomic
 from redline.errors import RedlineError
 from redline.guard._backends import Backend, load_backend
+from redline.guard._llm_guard import SecondStage, Turn, reviewed, run_sync
 from redline.guard._normalize import views
-from redline.guard._verdict import STAGES, Stage, Verdict
+from redline.guard._verdict import STAGES, Stage, Verdict, ruled
 
 MANIFEST = "guard.json"
 PREFILTER_DIR = "prefilter"
@@ -72,6 +73,12 @@ class Manifest(BaseModel):
     trained_at: str
     train_seconds: float
     stages: dict[str, StageInfo]
+    hazard_codes: dict[str, str] = {}
+    """Each category's hazard code (e.g. S1-S14), where the constitution gives one."""
+    tag: list[str] = []
+    """Categories whose action is `tag`: a text in them is let through, its verdict tagged."""
+    second_stage: SecondStage | None = None
+    """The guard model asked about what the first stage is unsure of, if any."""
 
 
 class Guard:
@@ -138,13 +145,46 @@ class Guard:
         return path
 
     def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
-        """Judge texts, scoring every decoded view of each and keeping the maximum.
+        """Judge texts: the first stage, then the second on what the first is unsure of.
+
+        An output-stage text goes to the second stage as a response without its request
+        (`screen_output` gives it both).
+        """
+        return self.settle(self.first(texts, stage), [turn_of(t, stage) for t in texts])
+
+    def first(self, texts: Sequence[str], stage: Stage) -> list[Verdict]:
+        """The first stage's verdicts: every decoded view of each text scored, the maximum kept.
 
         Texts the stage's prefilter clears are not scored again.
         """
         first = self.prescreen(texts, stage)
         todo = [t for t, v in zip(texts, first, strict=True) if v is None]
         return merge(first, self.judge(todo, stage) if todo else [])
+
+    def settle(self, verdicts: Sequence[Verdict], turns: Sequence[Turn]) -> list[Verdict]:
+        """`review`, run to completion from synchronous code (only when a verdict needs it)."""
+        second = self.manifest.second_stage
+        if second is None or not any(map(second.escalates, verdicts)):
+            return list(verdicts)
+        return run_sync(self.review(verdicts, turns))
+
+    async def review(self, verdicts: Sequence[Verdict], turns: Sequence[Turn]) -> list[Verdict]:
+        """First-stage verdicts, those in the uncertain band decided by the second stage.
+
+        `turns` holds what each verdict judged. A review that fails gives a flagged verdict
+        naming the error (fail closed). Without a second stage, the verdicts as they are.
+        """
+        m = self.manifest
+        second = m.second_stage
+        out = list(verdicts)
+        todo = [i for i, v in enumerate(out) if second is not None and second.escalates(v)]
+        if second is None or not todo:
+            return out
+        reviewer = second.reviewer
+        opinions = await reviewer.ask([turns[i] for i in todo], out[todo[0]].stage)
+        for i, opinion in zip(todo, opinions, strict=True):
+            out[i] = reviewed(out[i], opinion, reviewer.format, m.hazard_codes, m.tag)
+        return out
 
     def prescreen(self, texts: Sequence[str], stage: Stage) -> list[Verdict | None]:
         """The prefilter's verdict on each text it clears; None for the texts to judge.
@@ -160,16 +200,19 @@ class Guard:
 
     def judge(self, texts: Sequence[str], stage: Stage) -> list[Verdict]:
         """The stage's own classifier on each text, without its prefilter."""
-        threshold = self.manifest.stages[stage].threshold
-        return _verdicts(self.backends[stage], texts, stage, threshold)
+        m = self.manifest
+        verdicts = _verdicts(self.backends[stage], texts, stage, m.stages[stage].threshold)
+        return [ruled(v, m.hazard_codes, m.tag) for v in verdicts]
 
     def screen_input(self, messages: Sequence[dict[str, str]] | str) -> Verdict:
         """Judge what a user sends: the conversation's user turns, latest last."""
-        return self.classify([conversation_text(messages)], "input")[0]
+        text = conversation_text(messages)
+        return self.settle(self.first([text], "input"), [Turn(text)])[0]
 
     def screen_output(self, messages: Sequence[dict[str, str]] | str, response: str) -> Verdict:
         """Judge a (partial) response in the context of the conversation's input."""
-        return self.classify([output_text(messages, response)], "output")[0]
+        first = self.first([output_text(messages, response)], "output")
+        return self.settle(first, [Turn(conversation_text(messages), response)])[0]
 
 
 def _verdicts(
@@ -220,6 +263,11 @@ def conversation_text(messages: Sequence[dict[str, str]] | str) -> str:
 def output_text(messages: Sequence[dict[str, str]] | str, response: str) -> str:
     """What the output stage scores: the conversation's user text, then the response."""
     return f"{conversation_text(messages)}\n{response}"
+
+
+def turn_of(text: str, stage: Stage) -> Turn:
+    """A text as the second stage reads it: the user's at the input stage, else a response."""
+    return Turn(text) if stage == "input" else Turn("", text)
 
 
 
