@@ -30,8 +30,8 @@ def guard_train(
     backend: Annotated[
         str | None,
         typer.Option(
-            help="svm, minilm, tfidf, cascade (svm with a prefilter on both stages) or "
-            "ensemble (svm and TF-IDF stacked). Default: svm."
+            help="ensemble (svm and TF-IDF stacked), svm, minilm, tfidf, or cascade (svm with "
+            "a prefilter on both stages). Default: ensemble."
         ),
     ] = None,
     out: Annotated[
