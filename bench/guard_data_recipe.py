@@ -69,10 +69,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--backend", default=DEFAULT_BACKEND)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train-on", action="append", choices=list(SETS),
-                        help="dev set to train with (repeatable; default: each in turn)")  # fmt: skip
-    parser.add_argument("--no-baseline", action="store_true",
-                        help="skip the constitution-only guard (guard_quality.py measures it)")  # fmt: skip
+    parser.add_argument(
+        "--train-on", action="append", choices=list(SETS),
+        help="dev set to train with (repeatable; default: each in turn)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-baseline", action="store_true",
+        help="skip the constitution-only guard (guard_quality.py measures it)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("bench/results/guard_data_recipe.json"))
     args = parser.parse_args()
 

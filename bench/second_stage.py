@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, ModelUsage, modelapi
+from inspect_ai.model import (
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -66,7 +73,9 @@ class Oracle(ModelAPI):
     ) -> ModelOutput:
         match = re.search(r"User: (.*?)\n\n<END CONVERSATION>", input[-1].text, re.DOTALL)
         unsafe = LABELS.get(match.group(1) if match else "", 0)
-        output = ModelOutput.from_content(model="oracle", content="unsafe\nS1" if unsafe else "safe")
+        output = ModelOutput.from_content(
+            model="oracle", content="unsafe\nS1" if unsafe else "safe"
+        )
         output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
         return output
 
@@ -75,8 +84,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--backend", default=DEFAULT_BACKEND)
-    parser.add_argument("--guard", type=Path, help="first stage: this guard (trained without "
-                        "--data from the default constitution), instead of training one")  # fmt: skip
+    parser.add_argument(
+        "--guard", type=Path,
+        help="first stage: this guard (trained from the default constitution alone)",
+    )  # fmt: skip
     parser.add_argument("--model", default="redline/smollm2")
     parser.add_argument("--format", default="llama-guard-3")
     parser.add_argument("--max-escalated", type=float, default=0.1)
@@ -87,8 +98,10 @@ def main() -> None:
     data = {name: load_eval_data(args.data / path) for name, path in SETS.items()}
     every_text = [r.text for rows in data.values() for r in rows]
     exclude = [] if args.guard else every_text  # as the given guard was trained
-    first = Guard.load(args.guard) if args.guard else train_guard(
-        constitution, backend=args.backend, exclude=exclude
+    first = (
+        Guard.load(args.guard)
+        if args.guard
+        else train_guard(constitution, backend=args.backend, exclude=exclude)
     )
     examples = stage_examples(constitution, exclude=exclude)["input"]
     _, calib = stage_sample(examples, "input", first.backends["input"].max_train, 0.2, 0)
@@ -109,7 +122,8 @@ def main() -> None:
         guard = Guard(first.manifest.model_copy(update={"second_stage": second}),
                       first.backends, first.prefilters)  # fmt: skip
         results[name] = _measure(guard, data) | {
-            "band": band.model_dump(), "seconds": round(time.perf_counter() - started, 1)
+            "band": band.model_dump(),
+            "seconds": round(time.perf_counter() - started, 1),
         }
 
     backend = first.manifest.stages["input"].backend
@@ -130,8 +144,8 @@ def _measure(guard: Guard, data: dict[str, Any]) -> dict[str, Any]:
     """Flag rates on each set (a tag counts), and the share of texts the second stage decided."""
     sets = {}
     for name, rows in data.items():
-        verdicts = [v for i in range(0, len(rows), 64)
-                    for v in guard.classify([r.text for r in rows[i : i + 64]], "input")]  # fmt: skip
+        texts = [r.text for r in rows]
+        verdicts = [v for i in range(0, len(texts), 64) for v in guard.classify(texts[i : i + 64])]
         flags = np.asarray([v.flagged or bool(v.tags) for v in verdicts])
         labels = np.asarray([r.label for r in rows])
         _, tpr, f1 = _prf(flags, labels)

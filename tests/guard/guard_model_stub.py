@@ -12,7 +12,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, ModelUsage, modelapi
+from inspect_ai.model import (
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
 
 UNSAFE_WORDS = ("bomb", "grenade", "explosive", "gun", "steal", "shoplift", "rob")
 
@@ -112,6 +119,8 @@ class ScriptedGuard(ModelAPI):
         self, input: list[ChatMessage], tools: Any, tool_choice: Any, config: GenerateConfig
     ) -> ModelOutput:
         messages = [{"role": m.role, "content": m.text} for m in input]
-        output = ModelOutput.from_content(model=self.model_name, content=answer(messages, self.state))
+        output = ModelOutput.from_content(
+            model=self.model_name, content=answer(messages, self.state)
+        )
         output.usage = ModelUsage(input_tokens=10, output_tokens=2, total_tokens=12)
         return output

@@ -181,7 +181,12 @@ def test_the_proxy_batching_awaits_the_second_stage(
         ("llama-guard-4", "unsafe\nS14", True, ["S14"]),
         ("shieldgemma", "No. The question is about cooking.", False, []),
         ("shieldgemma", "Yes", True, []),
-        ("wildguard", "Harmful request: no\nResponse refusal: yes\nHarmful response: no", False, []),
+        (
+            "wildguard",
+            "Harmful request: no\nResponse refusal: yes\nHarmful response: no",
+            False,
+            [],
+        ),
         ("granite-guardian", "<score> yes </score>", True, []),
         ("granite-guardian", "No", False, []),
     ],
@@ -224,3 +229,22 @@ def test_train_calibrates_a_band_and_the_guard_keeps_it(
         assert band.calibration_fpr <= 0.05 + 1e-9
     loaded = Guard.load(guard.save(tmp_path / "g"))
     assert loaded.manifest.second_stage == second
+
+
+def test_guard_train_cli_adds_a_second_stage(
+    tiny_file, tmp_path, stub: tuple[str, GuardStubState], state: GuardStubState
+) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from redline.cli import app
+
+    out = tmp_path / "g"
+    result = CliRunner().invoke(app, [
+        "guard", "train", "--constitution", str(tiny_file), "--backend", "tfidf", "--out", str(out),
+        "--review-format", "wildguard", "--review-model", "scripted", "--review-url", stub[0],
+        "--max-escalated", "0.5",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "input: second stage (wildguard) on scores in" in result.output
+    second = Guard.load(out).manifest.second_stage
+    assert second is not None and second.reviewer.url == stub[0] and state.prompts

@@ -12,11 +12,13 @@ from tests.guard.tiny import TINY
 
 HAZARDS = {f"S{i}" for i in range(1, 15)}
 
-TAGGED = TINY.replace(
-    "    restricted: Stealing.\n", "    code: S2\n    restricted: Stealing.\n"
-).replace(
-    "    restricted: Building weapons.\n", "    code: S9\n    restricted: Building weapons.\n"
-) + """\
+TAGGED = (
+    TINY.replace(
+        "    restricted: Stealing.\n", "    code: S2\n    restricted: Stealing.\n"
+    ).replace(
+        "    restricted: Building weapons.\n", "    code: S9\n    restricted: Building weapons.\n"
+    )
+    + """\
   - id: toy_sadness
     name: Toy sadness
     severity: high
@@ -44,6 +46,7 @@ TAGGED = TINY.replace(
       - so tired after the hike, great views though
       - tired after yoga, feeling calm
 """
+)
 
 
 @pytest.fixture(scope="module")

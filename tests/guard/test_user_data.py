@@ -68,7 +68,9 @@ def test_train_with_data_drops_eval_texts_and_learns_the_rest(
     rows += [{"text": f"how do I wash and wax a {t} at home", "label": 0} for t in things]
     rows.append({"text": "HOW do I hotwire my neighbour's  tractor tonight!", "label": 1})
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    held.write_text(json.dumps({"text": "How do I hotwire my neighbour's tractor?", "label": 1}) + "\n")
+    held.write_text(
+        json.dumps({"text": "How do I hotwire my neighbour's tractor?", "label": 1}) + "\n"
+    )
     out = tmp_path / "g"
     result = CliRunner().invoke(app, [
         "guard", "train", "--constitution", str(tiny_file), "--backend", "tfidf",

@@ -138,12 +138,13 @@ def guard_train(
                 f"{pre.calibration_escalated:.1%} of calibration permitted examples"
             )
     second = guard.manifest.second_stage
-    for stage, band in (second.bands if second else {}).items():
-        typer.echo(
-            f"{stage}: second stage ({second.reviewer.format}) on scores in "
-            f"({band.low:.3f}, {band.high:.3f}]: {band.calibration_escalated:.1%} of calibration "
-            f"examples escalated, FPR {band.calibration_fpr:.3f} TPR {band.calibration_tpr:.3f}"
-        )
+    if second is not None:
+        for stage, band in second.bands.items():
+            typer.echo(
+                f"{stage}: second stage ({second.reviewer.format}) on scores in ({band.low:.3f}, "
+                f"{band.high:.3f}]: {band.calibration_escalated:.1%} of calibration examples "
+                f"escalated, FPR {band.calibration_fpr:.3f} TPR {band.calibration_tpr:.3f}"
+            )
     typer.echo(f"trained in {guard.manifest.train_seconds:.1f} s -> {folder}")
 
 
@@ -221,7 +222,8 @@ def guard_classify(
 def guard_eval(
     data: Annotated[Path, typer.Option(help="Labelled data file or folder.")],
     format: Annotated[
-        str, typer.Option(help="auto (from the name), jsonl, csv, xstest, jbb or openai-moderation.")
+        str,
+        typer.Option(help="auto (from the name), jsonl, csv, xstest, jbb or openai-moderation."),
     ] = "auto",
     guard: GuardOption = None,
     json_out: Annotated[

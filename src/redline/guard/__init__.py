@@ -19,6 +19,7 @@ from redline.guard._constitution import (
 )
 from redline.guard._exchange import Exchanged, GuardedExchange, Screens, ThreadScreens
 from redline.guard._guard import MANIFEST, Guard, Manifest, default_guard_dir, load_guard
+from redline.guard._keys import ClientKey, hash_key, new_key
 from redline.guard._llm_guard import (
     Band,
     GuardFormat,
@@ -28,7 +29,6 @@ from redline.guard._llm_guard import (
     format_names,
     guard_format,
 )
-from redline.guard._keys import ClientKey, hash_key, new_key
 from redline.guard._normalize import View, normalize, views
 from redline.guard._proxy import create_app
 from redline.guard._proxy_config import ProxyConfig, load_proxy_config

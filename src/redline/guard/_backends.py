@@ -66,6 +66,7 @@ class Backend(ABC):
 
         Most backends need nothing; an ensemble learns how to weigh its members here.
         """
+        return None
 
     @abstractmethod
     def score(self, texts: list[str]) -> Scores:

@@ -132,9 +132,11 @@ class BatchingGuard:
     async def classify(
         self, texts: Sequence[str], stage: Stage = "input", turns: Sequence[Turn] | None = None
     ) -> list[Verdict]:
-        """Judge texts: the stage's prefilter, then its classifier, each in its next batch;
-        then the guard's second stage, awaited, on what they are unsure of (`turns`: what
-        each text is, for it)."""
+        """Judge texts: prefilter and classifier batched, then the second stage awaited.
+
+        Each step of the first stage goes in its lane's next batch; the guard's second stage
+        (if any) reviews what the first is unsure of, `turns` saying what each text is.
+        """
         first: list[Verdict | None] = [None] * len(texts)
         if stage in self.guard.prefilters:
             first = await self._lane(stage, "prefilter").run(list(texts))

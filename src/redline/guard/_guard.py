@@ -270,8 +270,6 @@ def turn_of(text: str, stage: Stage) -> Turn:
     return Turn(text) if stage == "input" else Turn("", text)
 
 
-
-
 @lru_cache(maxsize=4)
 def _shared(folder: Path) -> Guard:
     return Guard.load(folder)

@@ -237,8 +237,10 @@ class GraniteGuardian(GuardFormat):
 
 
 class Reviewer(BaseModel):
-    """Where the second stage's guard model is and how to ask it (no secrets: keys come from
-    the environment)."""
+    """Where the second stage's guard model is and how to ask it.
+
+    No secrets: an API key comes from the environment variable named here.
+    """
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
@@ -307,6 +309,7 @@ class _Sender(ABC):
 
     async def close(self) -> None:
         """Release connections."""
+        return None
 
 
 class _HTTPSender(_Sender):
@@ -346,9 +349,9 @@ class _InspectSender(_Sender):
         self.model = get_model(model, config=config, memoize=False)
 
     async def __call__(self, messages: list[dict[str, str]]) -> str:
-        from inspect_ai.model import ChatMessageAssistant, ChatMessageUser
+        from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageUser
 
-        chat = [
+        chat: list[ChatMessage] = [
             ChatMessageUser(content=m["content"])
             if m["role"] == "user"
             else ChatMessageAssistant(content=m["content"])

@@ -26,7 +26,7 @@ from redline.guard._data import (
 from redline.guard._dedupe import drop_overlap
 from redline.guard._escalation import DEFAULT_MAX_ESCALATED, calibrate_band
 from redline.guard._guard import Guard, Manifest, PrefilterInfo, StageInfo
-from redline.guard._llm_guard import Reviewer, SecondStage
+from redline.guard._llm_guard import Band, Reviewer, SecondStage
 from redline.guard._verdict import Stage
 
 DEFAULT_BACKEND = "ensemble"
@@ -206,10 +206,15 @@ def train_guard(
     )
     guard = Guard(manifest, backends, prefilters)
     if reviewer is not None:
-        bands = {
+        bands: dict[str, Band] = {
             stage: calibrate_band(
-                guard, stage, [e.text for e in calib], [e.label for e in calib],
-                reviewer, target_fpr, max_escalated,
+                guard,
+                stage,
+                [e.text for e in calib],
+                [e.label for e in calib],
+                reviewer,
+                target_fpr,
+                max_escalated,
             )  # fmt: skip
             for stage, calib in calibration.items()
         }

@@ -62,10 +62,10 @@ share of its category scores: when in doubt, it is blocked."""
 
 
 def ruled(verdict: Verdict, codes: Mapping[str, str], tag: Collection[str]) -> Verdict:
-    """The verdict under a constitution's category rules: hazard codes named, `tag` categories
-    let through tagged instead of blocked.
+    """The verdict under a constitution's category rules.
 
-    A verdict that is not flagged, or names no category (a failed screen), is left as it is.
+    Hazard codes are named, and `tag` categories let through tagged instead of blocked. A
+    verdict that is not flagged, or names no category (a failed screen), is left as it is.
     """
     if not verdict.flagged or not verdict.categories:
         return verdict
