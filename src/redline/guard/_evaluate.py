@@ -72,21 +72,22 @@ def _read_jsonl(path: Path) -> list[LabelledText]:
                 continue
             try:
                 r = json.loads(line)
-                text, label = r["text"], int(r["label"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as ex:
+                text, label = r["text"], r["label"]
+            except (json.JSONDecodeError, KeyError, TypeError) as ex:
                 raise RedlineError(
                     f"{path}:{n}: need an object with text and label (0/1): {ex}"
                 ) from ex
-            if label not in (0, 1):
-                raise RedlineError(f"{path}:{n}: label must be 0 or 1, got {label}")
-            rows.append(LabelledText(text, label, {}, r.get("category")))
+            rows.append(LabelledText(text, _label(label, f"{path}:{n}"), {}, r.get("category")))
     return rows
 
 
 def _label(value: object, where: str) -> int:
-    if str(value).strip() not in ("0", "1"):
-        raise RedlineError(f"{where}: label must be 0 or 1, got {value!r}")
-    return int(str(value).strip())
+    """A 0/1 label from JSON (a number or boolean) or CSV (a string)."""
+    if isinstance(value, str) and value.strip() in ("0", "1"):
+        return int(value)
+    if isinstance(value, int | float) and value in (0, 1):
+        return int(value)
+    raise RedlineError(f"{where}: label must be 0 or 1, got {value!r}")
 
 
 def _read_labelled_csv(path: Path) -> list[LabelledText]:
