@@ -6,8 +6,10 @@ unsafe >= 85% flagged, safe <= 5%; JBB harmful >= 85%, benign <= 10%; training <
 A tagged text (a `tag` category, e.g. a self-harm disclosure let through for a supportive
 answer) counts as detected.
 
-Usage: python bench/guard_quality.py [--backend svm [--backend ensemble ...]]
+Usage: python bench/guard_quality.py [--backend svm [--backend ensemble ...]] [--members]
        [--data ../shared/data] [--out FILE]
+With --members, an ensemble's svm and TF-IDF members are measured too, each as a guard of its
+own: the same fitted models, the input threshold calibrated alone as training calibrates it.
 Trains each backend's guard from the default constitution only, leaving out any seed equal or
 near to a test text (a few generic template expansions coincide with XSTest prompts), then
 evaluates it.
@@ -16,12 +18,24 @@ evaluates it.
 import argparse
 import json
 import time
+from copy import copy
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from redline.guard import DEFAULT_BACKEND, evaluate, load_constitution, load_eval_data, train_guard
+from redline.guard import (
+    DEFAULT_BACKEND,
+    Constitution,
+    Guard,
+    evaluate,
+    load_constitution,
+    load_eval_data,
+    train_guard,
+)
+from redline.guard._guard import verdicts
+from redline.guard._train import calibrate, stage_examples, stage_sample
 
 SETS = {
     "xstest": "xstest",
@@ -35,6 +49,7 @@ def main() -> None:
     parser.add_argument("--backend", action="append", help=f"default: {DEFAULT_BACKEND}")
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--members", action="store_true", help="also an ensemble's members")
     parser.add_argument("--out", type=Path, default=Path("bench/results/guard_quality.json"))
     args = parser.parse_args()
 
@@ -42,11 +57,16 @@ def main() -> None:
     every_text = [r.text for rows in data.values() for r in rows]
     console = Console()
     results = {}
+    constitution = load_constitution("default")
+    guards: dict[str, tuple[Guard, float]] = {}
     for backend in args.backend or [DEFAULT_BACKEND]:
         started = time.perf_counter()
-        guard = train_guard(load_constitution("default"), backend=backend, seed=args.seed,
-                            exclude=every_text)  # fmt: skip
-        train_s = time.perf_counter() - started
+        guard = train_guard(constitution, backend=backend, seed=args.seed, exclude=every_text)
+        guards[backend] = guard, time.perf_counter() - started
+        if args.members and backend == "ensemble":
+            for name, member in members(guard, constitution, every_text, args.seed).items():
+                guards[f"{name} (ensemble member)"] = member, 0.0
+    for backend, (guard, train_s) in guards.items():
         reports = {name: evaluate(guard, rows, data=name) for name, rows in data.items()}
         table = Table(title=f"Guard quality ({backend}, trained in {train_s:.0f} s)")
         for column in ("set", "n", "TPR (harmful flagged)", "FPR (benign flagged)", "F1",
@@ -73,6 +93,31 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
+
+
+def members(
+    guard: Guard, constitution: Constitution, exclude: list[str], seed: int
+) -> dict[str, Guard]:
+    """An ensemble guard's svm and TF-IDF members, each weighed alone, as guards of their own.
+
+    Each member's input threshold is calibrated as training calibrates the ensemble's: on the
+    same held-out examples, scored on their decoded views, to the same target.
+    """
+    ensemble = guard.backends["input"]
+    examples = stage_examples(constitution, seed, exclude=exclude)["input"]
+    _, calib = stage_sample(examples, "input", ensemble.max_train, 0.2, seed)
+    texts, y = [e.text for e in calib], np.asarray([e.label for e in calib])
+    info = guard.manifest.stages["input"]
+    out = {}
+    for name, weights in {"svm": [1.0, 0.0], "tfidf": [0.0, 1.0]}.items():
+        member = copy(ensemble)
+        member.weights, member.bias = np.asarray(weights), 0.0  # type: ignore[attr-defined]
+        scores = np.asarray([v.score for v in verdicts(member, texts, "input", 0.0)])
+        threshold = calibrate(scores[y == 0], info.target_fpr)
+        stages = guard.manifest.stages | {"input": info.model_copy(update={"threshold": threshold})}
+        manifest = guard.manifest.model_copy(update={"stages": stages})
+        out[name] = Guard(manifest, guard.backends | {"input": member}, guard.prefilters)
+    return out
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ stages: the share of texts escalated, and flag rates before and after.
 
 Guard models: `--model M --format F` (any Inspect model, e.g. `redline/smollm2` with
 llama-guard-3, the embedded model prompted as Llama Guard: a weak stand-in, no guard model runs
-here), and `oracle`, a scripted guard model that always knows the label: the most a second stage
+here; `none` for the oracle alone), and `oracle`, a scripted guard model that always knows the label: the most a second stage
 could add with that band.
 
 Usage: python bench/second_stage.py [--data ../shared/data] [--model redline/smollm2]
@@ -88,7 +88,7 @@ def main() -> None:
         "--guard", type=Path,
         help="first stage: this guard (trained from the default constitution alone)",
     )  # fmt: skip
-    parser.add_argument("--model", default="redline/smollm2")
+    parser.add_argument("--model", default="redline/smollm2", help="'none': the oracle only")
     parser.add_argument("--format", default="llama-guard-3")
     parser.add_argument("--max-escalated", type=float, default=0.1)
     parser.add_argument("--out", type=Path, default=Path("bench/results/second_stage.json"))
@@ -110,10 +110,9 @@ def main() -> None:
     target = first.manifest.stages["input"].target_fpr
 
     results: dict[str, Any] = {"first stage alone": _measure(first, data)}
-    reviewers = {
-        f"{args.model} as {args.format}": Reviewer(format=args.format, model=args.model),
-        "oracle (always right)": Reviewer(format="llama-guard-3", model="oracle/labels"),
-    }
+    reviewers = {"oracle (always right)": Reviewer(format="llama-guard-3", model="oracle/labels")}
+    if args.model != "none":
+        reviewers[f"{args.model} as {args.format}"] = Reviewer(format=args.format, model=args.model)
     for name, reviewer in reviewers.items():
         started = time.perf_counter()
         band = calibrate_band(first, "input", [e.text for e in calib], [e.label for e in calib],

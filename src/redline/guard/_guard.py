@@ -195,14 +195,14 @@ class Guard:
         info = self.manifest.stages[stage].prefilter
         if prefilter is None or info is None:
             return [None] * len(texts)
-        verdicts = _verdicts(prefilter, texts, stage, info.escalate_at, prefiltered=True)
-        return [v if v.score < info.escalate_at else None for v in verdicts]
+        cheap = verdicts(prefilter, texts, stage, info.escalate_at, prefiltered=True)
+        return [v if v.score < info.escalate_at else None for v in cheap]
 
     def judge(self, texts: Sequence[str], stage: Stage) -> list[Verdict]:
         """The stage's own classifier on each text, without its prefilter."""
         m = self.manifest
-        verdicts = _verdicts(self.backends[stage], texts, stage, m.stages[stage].threshold)
-        return [ruled(v, m.hazard_codes, m.tag) for v in verdicts]
+        judged = verdicts(self.backends[stage], texts, stage, m.stages[stage].threshold)
+        return [ruled(v, m.hazard_codes, m.tag) for v in judged]
 
     def screen_input(self, messages: Sequence[dict[str, str]] | str) -> Verdict:
         """Judge what a user sends: the conversation's user turns, latest last."""
@@ -215,7 +215,7 @@ class Guard:
         return self.settle(first, [Turn(conversation_text(messages), response)])[0]
 
 
-def _verdicts(
+def verdicts(
     backend: Backend,
     texts: Sequence[str],
     stage: Stage,

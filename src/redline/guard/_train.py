@@ -25,7 +25,7 @@ from redline.guard._data import (
 )
 from redline.guard._dedupe import drop_overlap
 from redline.guard._escalation import DEFAULT_MAX_ESCALATED, calibrate_band
-from redline.guard._guard import Guard, Manifest, PrefilterInfo, StageInfo
+from redline.guard._guard import Guard, Manifest, PrefilterInfo, StageInfo, verdicts
 from redline.guard._llm_guard import Band, Reviewer, SecondStage
 from redline.guard._verdict import Stage
 
@@ -105,7 +105,8 @@ def _train_stage(
     texts, labels = [e.text for e in train], [e.label for e in train]
     backend.fit(texts, labels, [e.category for e in train], seed)
     backend.calibrate([e.text for e in calib], [e.label for e in calib], seed)
-    scores = backend.score([e.text for e in calib]).harm
+    # scored as screening scores: the highest of each text's decoded views
+    scores = np.asarray([v.score for v in verdicts(backend, [e.text for e in calib], stage, 0.0)])
     y = np.asarray([e.label for e in calib])
     threshold = calibrate(scores[y == 0], target_fpr)
     prefilter, prefilter_info = None, None
