@@ -30,8 +30,8 @@ def guard_train(
     backend: Annotated[
         str | None,
         typer.Option(
-            help="ensemble (svm and TF-IDF stacked), svm, minilm, tfidf, or cascade (svm with "
-            "a prefilter on both stages). Default: ensemble."
+            help="svm, ensemble (svm and TF-IDF stacked), minilm, tfidf, or cascade (svm with "
+            "a prefilter on both stages). Default: svm."
         ),
     ] = None,
     out: Annotated[

@@ -29,7 +29,7 @@ from redline.guard._guard import Guard, Manifest, PrefilterInfo, StageInfo, verd
 from redline.guard._llm_guard import Band, Reviewer, SecondStage
 from redline.guard._verdict import Stage
 
-DEFAULT_BACKEND = "ensemble"
+DEFAULT_BACKEND = "svm"
 DEFAULT_TARGET_FPR = 0.05
 PREFILTER_BACKEND = TfidfBackend.name
 DEFAULT_PREFILTER: tuple[Stage, ...] = ("output",)
