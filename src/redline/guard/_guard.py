@@ -161,14 +161,14 @@ class Guard:
         todo = [t for t, v in zip(texts, first, strict=True) if v is None]
         return merge(first, self.judge(todo, stage) if todo else [])
 
-    def settle(self, verdicts: Sequence[Verdict], turns: Sequence[Turn]) -> list[Verdict]:
+    def settle(self, judged: Sequence[Verdict], turns: Sequence[Turn]) -> list[Verdict]:
         """`review`, run to completion from synchronous code (only when a verdict needs it)."""
         second = self.manifest.second_stage
-        if second is None or not any(map(second.escalates, verdicts)):
-            return list(verdicts)
-        return run_sync(self.review(verdicts, turns))
+        if second is None or not any(map(second.escalates, judged)):
+            return list(judged)
+        return run_sync(self.review(judged, turns))
 
-    async def review(self, verdicts: Sequence[Verdict], turns: Sequence[Turn]) -> list[Verdict]:
+    async def review(self, judged: Sequence[Verdict], turns: Sequence[Turn]) -> list[Verdict]:
         """First-stage verdicts, those in the uncertain band decided by the second stage.
 
         `turns` holds what each verdict judged. A review that fails gives a flagged verdict
@@ -176,7 +176,7 @@ class Guard:
         """
         m = self.manifest
         second = m.second_stage
-        out = list(verdicts)
+        out = list(judged)
         todo = [i for i, v in enumerate(out) if second is not None and second.escalates(v)]
         if second is None or not todo:
             return out
