@@ -5,10 +5,10 @@ guard model calibrates the input stage's uncertain band on the constitution's he
 (as `redline guard train --review-format ...` does) and screens the public sets with both
 stages: the share of texts escalated, and flag rates before and after.
 
-Guard models: `--model M --format F` (any Inspect model, e.g. `redline/smollm2` with
-llama-guard-3, the embedded model prompted as Llama Guard: a weak stand-in, no guard model runs
-here; `none` for the oracle alone), and `oracle`, a scripted guard model that always knows the label: the most a second stage
-could add with that band.
+Guard models: `oracle`, a scripted guard model that always knows the label (the most a second
+stage could add with that band), and `--model M --format F` (any Inspect model, e.g.
+`redline/smollm2` with llama-guard-3: the embedded model prompted as Llama Guard, a weak
+stand-in, as no guard model runs here; `none` for the oracle alone).
 
 Usage: python bench/second_stage.py [--data ../shared/data] [--model redline/smollm2]
        [--format llama-guard-3] [--max-escalated 0.1] [--out FILE]
