@@ -24,20 +24,28 @@ def write_atomic(path: str | Path, text: str) -> Path:
     A path that cannot be written is a one-line RedlineError.
     """
     target = Path(path)
+    if target.is_dir():
+        raise RedlineError(f"{target}: is a folder; give a file name")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as ex:
-        where = f" ({ex.filename}: {ex.strerror})" if ex.filename else f" ({ex})"
-        raise RedlineError(f"{target}: cannot write here{where}") from ex
+        raise _cannot_write(target, ex) from ex
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as ex:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(ex, OSError):
+            raise _cannot_write(target, ex) from ex
         raise
     return target
+
+
+def _cannot_write(target: Path, ex: OSError) -> RedlineError:
+    where = f" ({ex.filename}: {ex.strerror})" if ex.filename else f" ({ex})"
+    return RedlineError(f"{target}: cannot write here{where}")
 
 
 def sha256_file(path: str | Path) -> str:

@@ -76,6 +76,16 @@ def test_assess_command_rejects_bad_input_with_status_2(tmp_path):
     assert result.exit_code == 2 and "both --params and --tokens" in result.output
 
 
+def test_a_bad_evidence_file_fails_before_anything_runs(tmp_path):
+    evidence = tmp_path / "evidence.yaml"
+    evidence.write_text("results:\n  - {id: long_form_virolgy, value: 0.2, source: tasks}\n")
+    out = tmp_path / "reports"
+    result = runner.invoke(app, ["assess", "--evidence", str(evidence), "--out", str(out)])
+    assert result.exit_code == 2
+    assert f"error: {evidence}:2: results.0.id: unknown id 'long_form_virolgy'" in result.output
+    assert not out.exists()  # nothing ran, nothing was written
+
+
 def test_example_evidence_attests_every_asl2_and_asl3_attested_safeguard():
     evidence = load_yaml_model(ROOT / "examples" / "evidence-example.yaml", ManualEvidence)
     policy = load_policy("rsp")

@@ -116,6 +116,7 @@ def test_placeholder_determinations_are_not_applied(tmp_path):
         ({"role": ""}, "determinations.0.role", "must not be empty"),
         ({"date": "2999-01-01"}, "determinations.0.date", "is in the future"),
         ({"evidence": ["nothing"]}, "determinations.0.evidence.0", "unknown id 'nothing'"),
+        ({"evidence": []}, "determinations.0.evidence", "must cite the results or logs"),
         ({"overide": True}, "determinations.0.overide", "did you mean 'override'?"),
     ],
 )

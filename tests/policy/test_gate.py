@@ -118,6 +118,34 @@ EVIDENCE_ROWS = [
         "-1 is negative, and a ratio cannot be",
     ),
     (
+        "zero-width CI (a point estimate dressed as an interval)",
+        "results:\n  - {id: long_form_virology, value: 0.2, ci: [0.2, 0.2], source: tasks}\n",
+        RESULT_LINE,
+        "results.0.ci",
+        "has no width",
+    ),
+    (
+        "result dated in the future",
+        "results:\n  - {id: uplift_trial_total, value: 1.0, source: trial, date: 2999-01-01}\n",
+        RESULT_LINE,
+        "results.0.date",
+        "2999-01-01 is in the future",
+    ),
+    (
+        "a boolean value",
+        "results:\n  - {id: uplift_trial_total, value: true, source: trial}\n",
+        RESULT_LINE,
+        "results.0.value",
+        "valid number",
+    ),
+    (
+        "a number given as text",
+        "results:\n  - {id: uplift_trial_total, value: '4.0', source: trial}\n",
+        RESULT_LINE,
+        "results.0.value",
+        "valid number",
+    ),
+    (
         "result id typo",
         "results:\n  - {id: long_form_virolgy, value: 0.83, ci: [0.7, 0.9], source: tasks}\n",
         RESULT_LINE,
@@ -302,6 +330,14 @@ def test_json_to_an_unwritable_path_is_one_line_exit_2(gate, tmp_path):
     assert result.exit_code == 2
     [line] = result.output.strip().splitlines()
     assert line.startswith(f"error: {blocker / 'decision.json'}: cannot write here")
+
+
+def test_json_to_a_folder_names_the_folder(gate, tmp_path):
+    result = decide(gate, BASE, "--json", str(tmp_path))
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line == f"error: {tmp_path}: is a folder; give a file name"
+    assert not list(tmp_path.parent.glob(f".{tmp_path.name}.*.tmp"))
 
 
 @pytest.mark.parametrize(

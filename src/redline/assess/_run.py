@@ -308,8 +308,11 @@ def assess(options: AssessOptions, progress: Progress = lambda _: None) -> Asses
     from redline.store import Store
 
     started, t0 = dt.datetime.now(dt.UTC), time.monotonic()
-    load_policy(options.policy)  # a bad policy or compute input fails before anything runs
+    # a bad policy, compute input or evidence file fails before anything runs
+    policy = load_policy(options.policy)
     measure_compute(options.effective_compute, options.params, options.tokens)
+    if options.evidence is not None:
+        Evidence.load([], options.evidence).check(policy, started.date(), citations=False)
     profile = load_profile(options.profile)
     store = Store(options.db) if options.record else None
     options.out.mkdir(parents=True, exist_ok=True)

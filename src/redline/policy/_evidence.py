@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlparse
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictFloat, StrictInt, model_validator
 
 from redline._files import sha256_file
 from redline._records import FieldError, Record, Strict
@@ -78,10 +78,10 @@ class ExternalResult(Strict):
     """A result measured outside Inspect (e.g. a human uplift trial)."""
 
     id: str
-    value: float
-    ci: tuple[float, float] | None = None
+    value: StrictFloat
+    ci: tuple[StrictFloat, StrictFloat] | None = None
     """The 95% confidence interval; without it the value is a point estimate."""
-    n: int | None = Field(default=None, ge=1)
+    n: StrictInt | None = Field(default=None, ge=1)
     """Samples behind the value, when known."""
     source: NonBlank
     link: str | None = None
@@ -94,6 +94,12 @@ class ExternalResult(Strict):
             lower, upper = self.ci
             if lower > upper:
                 raise FieldError(("ci",), f"lower bound {lower:g} is above upper bound {upper:g}")
+            if lower == upper:
+                raise FieldError(
+                    ("ci",),
+                    f"[{lower:g}, {upper:g}] has no width: a measured CI never does "
+                    "(for a point estimate, leave `ci` out)",
+                )
             if not lower <= self.value <= upper:
                 raise FieldError(
                     ("value",), f"{self.value:g} lies outside its own CI [{lower:g}, {upper:g}]"
@@ -130,8 +136,8 @@ class Determination(Strict):
 class AssessmentHistory(Strict):
     """What is known about earlier assessments, for the re-assessment triggers."""
 
-    effective_compute: float | None = Field(default=None, gt=0)
-    last_comprehensive_effective_compute: float | None = Field(default=None, gt=0)
+    effective_compute: StrictFloat | None = Field(default=None, gt=0)
+    last_comprehensive_effective_compute: StrictFloat | None = Field(default=None, gt=0)
     last_comprehensive_date: dt.date | None = None
 
 
@@ -378,11 +384,12 @@ class Evidence:
         """The evidence file's line of a field (None for evidence given in memory)."""
         return self.located.line(loc) if self.located is not None else None
 
-    def check(self, policy: Policy, today: dt.date) -> None:
+    def check(self, policy: Policy, today: dt.date, citations: bool = True) -> None:
         """Reject evidence that does not fit the policy, naming the field's line.
 
         Unknown ids, values outside their scale, future dates, determinations of unknown
-        thresholds or citing unknown evidence, and signatures that do not match.
+        thresholds or citing unknown evidence, and signatures that do not match. With
+        `citations` False (the logs are not written yet), what determinations cite is not checked.
         """
         scales: dict[str, set[str]] = defaultdict(set)
         from_logs: dict[str, str] = {}
@@ -410,6 +417,8 @@ class Evidence:
                     problem = outside_scale(scale, number)
                     if problem:
                         raise self.error(("results", i, *loc), f"{problem} ({r.id} is a {scale})")
+            if r.date is not None:
+                self._not_future(("results", i, "date"), r.date, today)
         attested = {sg.id for sg in policy.all_safeguards() if sg.kind == "attestation"}
         measured = {sg.id for sg in policy.all_safeguards() if sg.kind == "measured"}
         thresholds = {t.id for t in policy.thresholds}
@@ -450,8 +459,13 @@ class Evidence:
                 )
             seen[d.threshold] = i
             self._not_future((*at, "date"), d.date, today)
+            if d.ruling == "below" and not d.evidence:
+                raise self.error(
+                    (*at, "evidence"),
+                    "a ruling below a threshold must cite the results or logs it rests on",
+                )
             for j, ref in enumerate(d.evidence):
-                if ref not in cited:
+                if citations and ref not in cited:
                     raise self.error(
                         (*at, "evidence", j),
                         _unknown(ref, cited, "results in this file and logs given"),

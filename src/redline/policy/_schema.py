@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, StrictFloat, StrictInt, model_validator
 
 from redline._records import FieldError, Strict
 
@@ -46,7 +46,7 @@ def outside_scale(scale: str, value: float) -> str | None:
 class Number(Strict):
     """A number with its provenance (never negative, NaN or infinite)."""
 
-    value: float = Field(ge=0)
+    value: StrictFloat = Field(ge=0)
     status: NumberStatus
     src: list[str] = Field(default_factory=list)
     """Keys into the policy's `sources`; required unless the status is `placeholder`."""
@@ -115,7 +115,7 @@ class Indicator(Strict):
     """Crossed when the 95% CI's lower bound is at or above this."""
     alert_at: Number | None = None
     """Yellow line: ruled out, but the upper bound has reached this."""
-    min_samples: int = Field(default=1, ge=1)
+    min_samples: StrictInt = Field(default=1, ge=1)
     required: bool = True
     """A required indicator without evidence keeps its threshold from being ruled out."""
 
@@ -196,7 +196,7 @@ class MeasuredSafeguard(Strict):
     """Met when the 95% CI's upper bound is at or below this."""
     min: Number | None = None
     """Met when the 95% CI's lower bound is at or above this."""
-    min_samples: int = Field(default=1, ge=1)
+    min_samples: StrictInt = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _one_bound(self) -> Self:
@@ -220,7 +220,7 @@ class AttestedSafeguard(Strict):
     description: str
     status: NumberStatus = "cited"
     src: list[str] = Field(default_factory=list)
-    max_age_days: int | None = Field(default=None, ge=0)
+    max_age_days: StrictInt | None = Field(default=None, ge=0)
     """An attestation older than this no longer counts (e.g. yearly re-approval)."""
 
 
