@@ -70,6 +70,8 @@ def test_a_determination_settles_a_threshold_the_evidence_leaves_open(tmp_path):
     assert applied.sha256 == d.evidence.sha256 and applied.evidence == ["virology"]
     reason = next(r for r in d.reasons if "by determination" in r.message)
     assert reason.message.endswith(summary) and reason.refs[0] == f"{path}:12"
+    assert reason.message.startswith("threshold BIO-3 is not ruled out on the evidence (")
+    assert len(reason.refs) == len(set(reason.refs))
 
 
 def test_a_crossed_threshold_is_not_silently_overridden(tmp_path):

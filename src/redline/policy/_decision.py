@@ -526,8 +526,10 @@ def _threshold_reasons(thresholds: list[ThresholdResult]) -> list[Reason]:
             where = f"{d.file}:{d.line}" if d.line else d.file
             reasons.append(
                 Reason(
-                    message=f"threshold {t.id} {status} on the evidence ({t.basis}); " + d.summary,
-                    refs=[where, *d.evidence],
+                    message=f"threshold {t.id} {status}"
+                    + ("" if t.status == "no_evidence" else " on the evidence")
+                    + f" ({t.basis}); {d.summary}",
+                    refs=list(dict.fromkeys([where, *d.evidence])),
                 )
             )
             continue
