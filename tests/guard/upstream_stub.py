@@ -33,6 +33,8 @@ class StubState:
     """Seconds before each streamed chunk (and before a plain answer)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    """The x-request-id header of each chat request (the proxy's id of the request)."""
     cookies: list[str] = field(default_factory=list)
     """The Cookie header of each request."""
     set_cookie: str | None = None
@@ -63,6 +65,7 @@ def stub_app(state: StubState) -> FastAPI:
         body = await request.json()
         state.requests.append(body)
         state.authorizations.append(request.headers.get("authorization", ""))
+        state.request_ids.append(request.headers.get("x-request-id", ""))
         state.cookies.append(request.headers.get("cookie", ""))
         cookie = {"set-cookie": state.set_cookie} if state.set_cookie else {}
         state.ports.append(request.client.port if request.client else 0)

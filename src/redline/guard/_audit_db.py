@@ -70,6 +70,7 @@ RETRY_EVERY = 0.5
 FLUSH_DEADLINE = 10.0
 """Seconds a stopping proxy keeps trying to write its last records."""
 CONNECT_TIMEOUT = 3
+NOT_YET = "audit log unavailable (database not reached yet)"
 
 metadata = MetaData()
 RECORDS = Table(
@@ -101,7 +102,9 @@ def audit_engine(url: str) -> Engine:
         )
     return open_engine(
         url, pool_pre_ping=True, pool_size=2, max_overflow=2, isolation_level="READ COMMITTED",
-        connect_args={"connect_timeout": CONNECT_TIMEOUT},
+        # a database that vanishes mid-write (no reset, no answer) is given up in seconds
+        connect_args={"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1,
+                      "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2},
     )  # fmt: skip
 
 
@@ -144,9 +147,10 @@ class DatabaseAuditLog:
         self.url, self.key, self.texts = url, key, texts
         self.engine = audit_engine(url)
         self._pending: list[dict[str, Any]] = []
-        self._failure: str | None = "audit log unavailable (database not reached yet)"
+        self._failure: str | None = NOT_YET
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._tables = False
 
     def input_hmac(self, text: str) -> str:
@@ -170,15 +174,12 @@ class DatabaseAuditLog:
 
     async def stop(self) -> None:
         """Write the pending records (trying for `FLUSH_DEADLINE` seconds), then disconnect."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
         if self._task is not None:
+            await asyncio.wait([self._task], timeout=FLUSH_DEADLINE)
             self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        with anyio.move_on_after(FLUSH_DEADLINE):
-            while self._pending and not await self._step():
-                await asyncio.sleep(RETRY_EVERY)
         if self._pending:
             LOG.error("%d audit records were not written to %s (%s): the first is request %s",
                       len(self._pending), safe_url(self.url), self._failure,
@@ -186,11 +187,16 @@ class DatabaseAuditLog:
         self.engine.dispose()
 
     async def _run(self) -> None:
+        """Write batches as records come, and check the database when none do.
+
+        Once stopping, write what is left and end.
+        """
         assert self._wake is not None
-        while True:
-            with anyio.move_on_after(PROBE_EVERY):
-                await self._wake.wait()
-            self._wake.clear()
+        while not (self._stopping and not self._pending):
+            if not self._stopping:
+                with anyio.move_on_after(PROBE_EVERY):
+                    await self._wake.wait()
+                self._wake.clear()
             if not await self._step():
                 await asyncio.sleep(RETRY_EVERY)
             elif self._pending:
@@ -208,8 +214,8 @@ class DatabaseAuditLog:
             self._failure = failure
             return False
         del self._pending[: len(batch)]
-        if self._failure is not None:
-            LOG.warning("audit database %s reached: serving", safe_url(self.url))
+        if self._failure not in (None, NOT_YET):
+            LOG.warning("audit database %s answers again: serving", safe_url(self.url))
         self._failure = None
         return True
 

@@ -308,19 +308,24 @@ class GuardProxy:
     # --- the upstream ---
 
     async def open_upstream(
-        self, path: str, payload: ChatRequest | None
+        self, path: str, payload: ChatRequest | None, request_id: str | None = None
     ) -> aiohttp.ClientResponse:
         """Send a request upstream and wait for its headers; failures are 502/504.
 
-        An upstream's own error text reaches the client (it only echoes what the client sent)
-        but the audit log only with `audit_texts`.
+        A chat request carries its id (`x-request-id`, as in the audit log), so the
+        upstream's logs can be matched to the proxy's records. An upstream's own error text
+        reaches the client (it only echoes what the client sent) but the audit log only with
+        `audit_texts`.
         """
         assert self.client is not None, "proxy not started"
         method = "POST" if payload is not None else "GET"
         body = orjson.dumps(payload.model_dump(exclude_none=True)) if payload else None
         self.metrics.upstream_requests.inc()
         try:
-            response = await self.client.request(method, f"{self.upstream}{path}", data=body)
+            headers = {"x-request-id": request_id} if request_id else None
+            response = await self.client.request(
+                method, f"{self.upstream}{path}", data=body, headers=headers
+            )
         except TimeoutError as ex:
             raise self.upstream_failure("timeout", 504, TIMED_OUT) from ex
         except aiohttp.ClientError as ex:
@@ -370,7 +375,7 @@ class GuardProxy:
                     await self.free_stream_slot(slot)
                 raise
         done = await self.exchange.run(
-            messages, lambda: self.complete(req), lambda answer: answer[0]
+            messages, lambda: self.complete(req, state.request_id), lambda answer: answer[0]
         )
         state.input_verdict, state.output_verdict = done.input, done.output
         if done.blocked == "input" or done.answer is None:
@@ -401,7 +406,7 @@ class GuardProxy:
         if verdict.flagged:
             self.finish(state, 200, blocked="input")
             return self.refusal(req, state, headers, lambda: self.free_stream_slot(slot))
-        upstream = await self.open_upstream("/chat/completions", req)
+        upstream = await self.open_upstream("/chat/completions", req, state.request_id)
         body = self.stream(req, messages, upstream, state)
         return ScreenedStream(body, headers, lambda: self.free_stream_slot(slot))
 
@@ -426,9 +431,11 @@ class GuardProxy:
         if slot is not None:
             await self.state.free_stream(slot)
 
-    async def complete(self, req: ChatRequest) -> tuple[str, str, Usage | None]:
+    async def complete(
+        self, req: ChatRequest, request_id: str
+    ) -> tuple[str, str, Usage | None]:
         """A whole (non-streamed) upstream answer: text, finish reason, usage; malformed: 502."""
-        upstream = await self.open_upstream("/chat/completions", req)
+        upstream = await self.open_upstream("/chat/completions", req, request_id)
         try:
             return read_answer(await upstream.read())
         except TimeoutError as err:
