@@ -1,6 +1,8 @@
 """Private Redis and PostgreSQL servers for the shared-state tests, started from the Debian
 packages' binaries on free loopback ports, so a test may stop and restart them at will and
-never touches a server anyone else uses. Missing binaries skip the tests that need them."""
+never touches a server anyone else uses. The binaries are found where `.ci/run` says
+(REDLINE_TEST_REDIS_SERVER, REDLINE_TEST_PG_BIN), else on PATH and in Debian's places; a server
+that is missing or cannot start skips the tests that need it, saying why."""
 
 import os
 import shutil
@@ -18,11 +20,14 @@ START_TIMEOUT = 120
 
 
 def _wait(ready, proc: "subprocess.Popen[bytes]", what: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until `ready()`; a server that exits or does not answer in time is an error."""
     deadline = time.monotonic() + START_TIMEOUT
     while not ready():
         if proc.poll() is not None or time.monotonic() > deadline:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise RuntimeError(f"{what} did not start: {err[-500:]}")
+            if proc.poll() is None:
+                proc.kill()
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"{what} did not start: {err.strip()[-500:]}")
         time.sleep(0.1)
 
 
@@ -30,7 +35,7 @@ class RedisServer:
     """redis-server without persistence on a port of its own."""
 
     def __init__(self) -> None:
-        binary = shutil.which("redis-server")
+        binary = os.environ.get("REDLINE_TEST_REDIS_SERVER") or shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (apt-get install redis-server: .ci/run)")
         self.binary = binary
@@ -69,6 +74,9 @@ class RedisServer:
 
 
 def _postgres_bin() -> Path | None:
+    if given := os.environ.get("REDLINE_TEST_PG_BIN"):
+        return Path(given)
+
     def version(p: Path) -> int:
         name = p.parent.parent.name
         return int(name) if name.isdigit() else 0

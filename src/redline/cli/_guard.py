@@ -206,13 +206,19 @@ def guard_serve(
     ] = 1,
     redis_url: Annotated[
         str | None,
-        typer.Option(envvar="REDLINE_REDIS_URL", show_envvar=True,
-                     help="Redis for rate limits and stream caps shared by workers and replicas."),
+        typer.Option(
+            envvar="REDLINE_REDIS_URL",
+            show_envvar=True,
+            help="Redis for rate limits and stream caps shared by workers and replicas.",
+        ),
     ] = None,  # fmt: skip
     audit_db: Annotated[
         str | None,
-        typer.Option(envvar="REDLINE_AUDIT_DB_URL", show_envvar=True,
-                     help="PostgreSQL URL of the audit log all workers and replicas append to."),
+        typer.Option(
+            envvar="REDLINE_AUDIT_DB_URL",
+            show_envvar=True,
+            help="PostgreSQL URL of the audit log all workers and replicas append to.",
+        ),
     ] = None,  # fmt: skip
 ) -> None:
     """Serve the guard as an OpenAI-compatible proxy in front of a model.
@@ -255,9 +261,7 @@ audit_app = typer.Typer(help="The proxy's audit log.", no_args_is_help=True)
 guard_app.add_typer(audit_app, name="audit")
 
 
-AuditKeyEnv = Annotated[
-    str, typer.Option(help="Environment variable holding the audit key.")
-]
+AuditKeyEnv = Annotated[str, typer.Option(help="Environment variable holding the audit key.")]
 
 
 @audit_app.command("verify")

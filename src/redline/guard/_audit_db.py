@@ -158,7 +158,11 @@ class DatabaseAuditLog:
         return keyed_hash(self.key, text)
 
     async def start(self) -> None:
-        """Start the writer (the database may be down: it is tried until it answers)."""
+        """Reach the database (creating the tables) and start the writer.
+
+        A database that is down now is tried until it answers; until then requests are refused.
+        """
+        await self._step()
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run())
 

@@ -49,7 +49,7 @@ from redline.guard._openai import (
 )
 from redline.guard._parts import Message, conversation_text
 from redline.guard._proxy_config import ProxyConfig, client_keys, load_proxy_config
-from redline.guard._reload import watch_files
+from redline.guard._reload import signature, watch_files
 from redline.guard._state import LocalState, SharedState, StateUnavailable
 from redline.guard._stream import StreamScreen
 from redline.guard._verdict import STAGES, Stage, Verdict
@@ -140,6 +140,8 @@ class GuardProxy:
         self.config = config
         self.upstream = config.check().rstrip("/")
         self.config_file = config_file
+        self._seen = signature(self._watched()) if config_file else ()
+        """The files' signature before the keys were read from them."""
         self.keys = client_keys(config)
         self.guard = guard
         self.guard_failure: str | None = None
@@ -181,7 +183,8 @@ class GuardProxy:
         if self.audit is not None:
             await self.audit.start()
         if self.config_file is not None:
-            self._watcher = asyncio.create_task(watch_files(self._watched, self.reload))
+            watch = watch_files(self._watched, self.reload, self._seen)
+            self._watcher = asyncio.create_task(watch)
             if threading.current_thread() is threading.main_thread():
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload)
         config = self.config
@@ -431,9 +434,7 @@ class GuardProxy:
         if slot is not None:
             await self.state.free_stream(slot)
 
-    async def complete(
-        self, req: ChatRequest, request_id: str
-    ) -> tuple[str, str, Usage | None]:
+    async def complete(self, req: ChatRequest, request_id: str) -> tuple[str, str, Usage | None]:
         """A whole (non-streamed) upstream answer: text, finish reason, usage; malformed: 502."""
         upstream = await self.open_upstream("/chat/completions", req, request_id)
         try:

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
@@ -30,8 +30,15 @@ from redline.guard._state import STREAM_LEASE, StateUnavailable, bucket_size
 
 LOG = logging.getLogger("redline.guard.proxy")
 PREFIX = "redline:proxy:"
-TIMEOUT = 2.0
-"""Seconds to connect to Redis or wait for an answer before the request is refused."""
+TIMEOUT = 5.0
+"""Seconds to connect to Redis or wait for an answer before the request is refused (a Redis
+that is down refuses connections at once; this is for one that hangs or cannot be reached)."""
+POOL_SIZE = 16
+"""Connections to Redis per process: a burst of requests waits for a pooled connection (each
+check takes well under a millisecond of Redis's time) instead of opening one each; 200
+requests at once through four busy workers timed out opening theirs."""
+POOL_WAIT = 10.0
+"""Seconds a request may wait for a pooled connection before it is refused."""
 T = TypeVar("T")
 
 _NOW = """
@@ -84,10 +91,11 @@ class RedisState:
 
     def __init__(self, url: str, lease: float = STREAM_LEASE) -> None:
         # one retry: a pooled connection that Redis closed (a restart) is replaced at once
-        self.redis = Redis.from_url(
-            url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
-            retry=Retry(NoBackoff(), 1), health_check_interval=0,
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=TIMEOUT,
+            socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 1), health_check_interval=0,
         )  # fmt: skip
+        self.redis = Redis.from_pool(pool)
         self.lease = lease
         self._take_request = self.redis.register_script(TAKE_REQUEST)
         self._take_stream = self.redis.register_script(TAKE_STREAM)

@@ -31,10 +31,16 @@ def signature(paths: list[Path]) -> Signature:
 
 
 async def watch_files(
-    paths: Callable[[], list[Path]], changed: Callable[[], None], every: float = POLL_EVERY
+    paths: Callable[[], list[Path]],
+    changed: Callable[[], None],
+    seen: Signature,
+    every: float = POLL_EVERY,
 ) -> None:
-    """Call `changed` whenever the files `paths()` names (asked again each time) change."""
-    seen = signature(paths())
+    """Call `changed` whenever the files `paths()` names (asked again each time) change.
+
+    `seen` is their signature when they were last read, taken before reading them: a change
+    made between that read and this watch is still noticed.
+    """
     while True:
         await asyncio.sleep(every)
         now = signature(paths())

@@ -15,13 +15,17 @@ Metrics are added up across workers through `PROMETHEUS_MULTIPROC_DIR` (`_metric
 """
 
 import asyncio
+import contextlib
 import functools
 import os
 import shutil
 import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -35,6 +39,13 @@ from redline.guard._guard import Guard
 from redline.guard._metrics import MULTIPROC_ENV
 from redline.guard._proxy import create_app
 from redline.guard._proxy_config import ProxyConfig
+
+WORKER_HEALTHCHECK = 60
+"""Seconds a worker has to answer its supervisor's ping before it is killed and replaced.
+
+uvicorn's 5 s counts from the worker's spawn, before the worker has imported the proxy (the
+thread that answers starts after that): on a busy machine workers were killed while still
+importing, again and again."""
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
@@ -84,6 +95,10 @@ def _build_app(
     A worker that cannot build it (a bad guard folder, no audit key) says why and exits with
     uvicorn's startup-failure status, which stops the supervisor instead of restarting it.
     """
+    if threading.current_thread() is threading.main_thread():
+        # until the app's startup installs the re-read of keys, SIGHUP (a reload the
+        # supervisor passes on) must not end the process, as it would by default
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         loaded = guard if isinstance(guard, Guard) else Guard.load(guard or config.guard)
         return create_app(config, loaded, config_file)
@@ -126,7 +141,8 @@ def server_config(
         config.header_timeout,
         app=functools.partial(_build_app, config, guard, config_file, workers > 1), factory=True,
         host=host, port=port, workers=workers, http=HeaderTimeoutProtocol,
-        log_level="warning", timeout_graceful_shutdown=config.shutdown_timeout, **extra,
+        log_level="warning", timeout_graceful_shutdown=config.shutdown_timeout,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK, **extra,
     )  # fmt: skip
 
 
@@ -140,6 +156,28 @@ class ProxySupervisor(Multiprocess):
                 os.kill(process.pid, signal.SIGHUP)
 
 
+@contextlib.contextmanager
+def _stop_is_success() -> Iterator[None]:
+    """A SIGTERM that stopped the server gracefully ends the process with status 0.
+
+    uvicorn raises the signal again once it has shut down, which would end the process as
+    killed by it (status -15, or 143 in a shell): as the supervisor of several workers exits 0
+    after the same graceful stop, one process does too.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stopped(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stopped)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def serve(server: ProxyServerConfig) -> None:
     """Serve until SIGTERM or SIGINT: in this process, or in `server.workers` processes.
 
@@ -147,7 +185,8 @@ def serve(server: ProxyServerConfig) -> None:
     directory, or the one set, emptied first).
     """
     if server.workers <= 1:
-        uvicorn.Server(server).run()
+        with _stop_is_success():
+            uvicorn.Server(server).run()
         return
     given = os.environ.get(MULTIPROC_ENV)
     metrics = Path(given) if given else Path(tempfile.mkdtemp(prefix="redline-metrics-"))
