@@ -9,6 +9,7 @@ import asyncio
 import json
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -33,6 +34,8 @@ class StubState:
     """Seconds before each streamed chunk (and before a plain answer)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    """The x-request-id header of each chat request (the proxy's id of the request)."""
     cookies: list[str] = field(default_factory=list)
     """The Cookie header of each request."""
     set_cookie: str | None = None
@@ -63,6 +66,7 @@ def stub_app(state: StubState) -> FastAPI:
         body = await request.json()
         state.requests.append(body)
         state.authorizations.append(request.headers.get("authorization", ""))
+        state.request_ids.append(request.headers.get("x-request-id", ""))
         state.cookies.append(request.headers.get("cookie", ""))
         cookie = {"set-cookie": state.set_cookie} if state.set_cookie else {}
         state.ports.append(request.client.port if request.client else 0)
@@ -132,26 +136,43 @@ def free_port() -> int:
 
 @contextmanager
 def running_process(
-    command: list[str], ready_url: str, env: dict[str, str] | None = None, timeout: float = 120
+    command: list[str], ready_url: str, env: dict[str, str] | None = None, timeout: float = 600
 ) -> Iterator["subprocess.Popen[bytes]"]:
-    """Start `command` and yield it once `ready_url` answers 200; terminate it afterwards."""
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(ready_url).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stderr = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"{command[:4]} did not start: {stderr}")
-            time.sleep(0.2)
-        yield proc
-    finally:
+    """Start `command` and yield it once `ready_url` answers 200; terminate it afterwards.
+
+    Its stderr goes to a temporary file (a pipe nobody reads would fill and stall it, and
+    reading one that its children hold open never ends), shown if it does not start.
+    """
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if httpx.get(ready_url).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    _end(proc)
+                    err.seek(0)
+                    said = err.read().decode(errors="replace")[-3000:]
+                    raise RuntimeError(f"{command[:4]} did not start: {said}")
+                time.sleep(0.2)
+            yield proc
+        finally:
+            _end(proc)
+
+
+def _end(proc: "subprocess.Popen[bytes]", patience: float = 180) -> None:
+    """Terminate a process and wait for it (killed if it takes longer than `patience`)."""
+    if proc.poll() is None:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=patience)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from redline._sql import safe_url
 from redline.cli._app import NEGATIVE, OK, app, user_errors
 from redline.errors import RedlineError
 
@@ -297,21 +298,43 @@ def guard_serve(
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="Accept requests without a client key (testing).")
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (more than one needs redis_url).")
+    ] = 1,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REDLINE_REDIS_URL",
+            show_envvar=True,
+            help="Redis for rate limits and stream caps shared by workers and replicas.",
+        ),
+    ] = None,  # fmt: skip
+    audit_db: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REDLINE_AUDIT_DB_URL",
+            show_envvar=True,
+            help="PostgreSQL URL of the audit log all workers and replicas append to.",
+        ),
+    ] = None,  # fmt: skip
 ) -> None:
-    """Serve the guard as an OpenAI-compatible proxy in front of a model."""
-    from redline.guard import Guard, ProxyConfig, load_proxy_config, server_config
+    """Serve the guard as an OpenAI-compatible proxy in front of a model.
+
+    The keys are re-read when the config file changes, and on SIGHUP.
+    """
+    from redline.guard import ProxyConfig, load_proxy_config, serve_proxy
 
     with user_errors():
         cfg = load_proxy_config(config) if config else ProxyConfig()
         cfg.upstream = upstream or cfg.upstream
         cfg.allow_anonymous = cfg.allow_anonymous or no_auth
-        cfg.check()
-        server = server_config(cfg, Guard.load(guard or cfg.guard), host, port)
-    typer.echo(f"guard proxy on http://{host}:{port}/v1 -> {cfg.upstream}", err=True)
-    import uvicorn
-
+        cfg.redis_url = redis_url or cfg.redis_url
+        cfg.audit_db = audit_db or cfg.audit_db
+        cfg.check(workers)
+    typer.echo(f"guard proxy on http://{host}:{port}/v1 -> {cfg.upstream}"
+               + (f" ({workers} workers)" if workers > 1 else ""), err=True)  # fmt: skip
     with user_errors():  # a missing audit key, or a log another proxy holds, fails at start
-        uvicorn.Server(server).run()
+        serve_proxy(cfg, guard, host, port, workers, config)
 
 
 @guard_app.command("keygen")
@@ -335,29 +358,50 @@ audit_app = typer.Typer(help="The proxy's audit log.", no_args_is_help=True)
 guard_app.add_typer(audit_app, name="audit")
 
 
-AuditKeyEnv = Annotated[
-    str, typer.Option(help="Environment variable holding the audit key.")
-]
+AuditKeyEnv = Annotated[str, typer.Option(help="Environment variable holding the audit key.")]
 
 
 @audit_app.command("verify")
 def guard_audit_verify(
-    log: Annotated[Path, typer.Argument(help="Audit log (JSONL).")],
+    log: Annotated[str, typer.Argument(help="Audit log: a JSONL file or a PostgreSQL URL.")],
     key_env: AuditKeyEnv = "REDLINE_AUDIT_KEY",
 ) -> None:
     """Check an audit log's chain and its head's MAC.
 
     Exit 1 if any record was edited, removed or reordered, or records were cut from the end.
     """
-    from redline.guard import audit_key, verify_audit_log
+    from redline.guard import audit_key, verify_audit_db, verify_audit_log
 
     with user_errors():
-        check = verify_audit_log(log, audit_key(key_env))
+        key = audit_key(key_env)
+        check = verify_audit_db(log, key) if is_url(log) else verify_audit_log(log, key)
+    where = safe_url(log) if is_url(log) else log
     for problem in check.problems:
-        typer.echo(f"{log}: {problem}", err=True)
+        typer.echo(f"{where}: {problem}", err=True)
     if not check.ok:
         raise typer.Exit(NEGATIVE)
     typer.echo(f"ok: {check.records} records, chain intact, head {check.head} authenticated")
+
+
+@audit_app.command("export")
+def guard_audit_export(
+    db: Annotated[str, typer.Argument(help="PostgreSQL URL of the audit log.")],
+    out: Annotated[Path, typer.Argument(help="JSONL file to write (its head beside it).")],
+) -> None:
+    """Export the audit log in PostgreSQL to a JSONL file and head, for archiving.
+
+    The file verifies with `redline guard audit verify FILE` and the same audit key.
+    """
+    from redline.guard import export_audit_db
+
+    with user_errors():
+        count = export_audit_db(db, out)
+    typer.echo(f"wrote {count} records to {out} (head: {out}.head)")
+
+
+def is_url(target: str) -> bool:
+    """Whether an audit log argument is a database URL rather than a file."""
+    return "://" in target
 
 
 @audit_app.command("repair")

@@ -13,6 +13,7 @@ from redline.guard._audit import (
     AuditCheck,
     AuditLog,
     AuditRecord,
+    AuditWriter,
     Repair,
     audit_key,
     repair_audit_log,
@@ -40,15 +41,18 @@ from redline.guard._llm_guard import (
 )
 from redline.guard._normalize import View, normalize, views
 from redline.guard._proxy import create_app
-from redline.guard._proxy_config import ProxyConfig, load_proxy_config
+from redline.guard._proxy_config import ProxyConfig, client_keys, load_proxy_config
 from redline.guard._serve import serve_proxy, server_config
+from redline.guard._state import LocalState, SharedState, StateUnavailable
 from redline.guard._stream import StreamScreen
 from redline.guard._verdict import STAGES, Stage, Verdict
 
 if TYPE_CHECKING:
+    from redline.guard._audit_db import DatabaseAuditLog, export_audit_db, verify_audit_db
     from redline.guard._data import Example, labelled_examples
     from redline.guard._dedupe import Overlap, drop_overlap
     from redline.guard._evaluate import EvalReport, LabelledText, evaluate, load_eval_data
+    from redline.guard._redis_state import RedisState
     from redline.guard._synth import write_synthetic
     from redline.guard._train import (
         DEFAULT_BACKEND,
@@ -59,6 +63,10 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "DatabaseAuditLog": "_audit_db",
+    "export_audit_db": "_audit_db",
+    "verify_audit_db": "_audit_db",
+    "RedisState": "_redis_state",
     "Example": "_data",
     "labelled_examples": "_data",
     "Overlap": "_dedupe",
@@ -74,7 +82,8 @@ _LAZY = {
     "DEFAULT_TARGET_FPR": "_train",
     "train_guard": "_train",
 }
-"""Names whose modules load on first use: training, evaluation and synthesis."""
+"""Names whose modules load on first use: training, evaluation and synthesis, and the
+proxy's Redis and PostgreSQL clients (a proxy that uses neither never imports them)."""
 
 
 def __getattr__(name: str) -> Any:
@@ -107,6 +116,15 @@ __all__ = [
     "AuditCheck",
     "AuditLog",
     "AuditRecord",
+    "AuditWriter",
+    "DatabaseAuditLog",
+    "LocalState",
+    "RedisState",
+    "SharedState",
+    "StateUnavailable",
+    "client_keys",
+    "export_audit_db",
+    "verify_audit_db",
     "Category",
     "ClientKey",
     "Constitution",

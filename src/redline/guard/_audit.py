@@ -8,11 +8,12 @@ records from the end and rewriting the head to match is detected too. Inputs are
 an HMAC under the same key, so a guessed prompt cannot be matched to its records without it.
 
 One writer per log: the proxy takes an exclusive lock on the file, and a second proxy pointed
-at the same log refuses to start. Records are written with every line separator escaped, so
-any reader that splits lines (Unicode's included) sees one record per line. The head is
-rewritten in place after each record by one write of a fixed size (the JSON padded with
-spaces), so it never holds a mix of two heads; a temporary file renamed over it would cost a
-flush to disk per request on ext4.
+at the same log refuses to start (`_audit_db` keeps one chain for many writers in
+PostgreSQL, with the same records, hashes and head MAC). Records are written with every line
+separator escaped, so any reader that splits lines (Unicode's included) sees one record per
+line. The head is rewritten in place after each record by one write of a fixed size (the JSON
+padded with spaces), so it never holds a mix of two heads; a temporary file renamed over it
+would cost a flush to disk per request on ext4.
 """
 
 import fcntl
@@ -21,9 +22,10 @@ import hmac
 import json
 import os
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -96,6 +98,11 @@ def head_mac(key: bytes, seq: int, last: str) -> str:
     return keyed_hash(key, f"redline-audit-head:{seq}:{last}")
 
 
+def head_json(seq: int, last: str, mac: str) -> str:
+    """The head naming record `seq` hashed `last`, as JSON padded to `HEAD_BYTES`."""
+    return HeadFile(seq=seq, hash=last, mac=mac).model_dump_json().ljust(HEAD_BYTES)
+
+
 def head_path(log: Path) -> Path:
     """Where the head of `log` is kept."""
     return log.with_name(log.name + ".head")
@@ -118,6 +125,39 @@ def dump_line(record: AuditRecord) -> str:
     for char, escaped in _LINE_BREAKS.items():
         line = line.replace(char, escaped)
     return line + "\n"
+
+
+def chain_record(fields: dict[str, Any], seq: int, prev: str, texts: bool) -> AuditRecord:
+    """The record of one request, numbered `seq` after the record hashed `prev`, hashed.
+
+    Its texts are dropped unless the log keeps them.
+    """
+    if not texts:
+        fields = {k: v for k, v in fields.items() if k not in ("input_text", "output_text")}
+    record = AuditRecord(
+        seq=seq, time=datetime.now(UTC).isoformat(timespec="milliseconds"), prev=prev, **fields
+    )
+    record.hash = record_hash(record)
+    return record
+
+
+class AuditWriter(Protocol):
+    """Where the proxy's records go: a JSONL file (`AuditLog`) or a database."""
+
+    async def start(self) -> None:
+        """Begin taking records."""
+
+    async def stop(self) -> None:
+        """Write what is pending (up to the writer's own deadline) and close."""
+
+    def input_hmac(self, text: str) -> str:
+        """The keyed hash of a screened input, as its record stores it."""
+
+    def append(self, **fields: Any) -> None:
+        """Add one request's record to the chain."""
+
+    def unavailable(self) -> str | None:
+        """Why records cannot be written now (None when they can): the proxy then refuses."""
 
 
 class AuditLog:
@@ -160,31 +200,31 @@ class AuditLog:
         """The keyed hash of a screened input, as its record stores it."""
         return keyed_hash(self.key, text)
 
-    def append(self, **fields: Any) -> AuditRecord:
-        """Write one record (texts are dropped unless the log keeps them); return it."""
-        if not self.texts:
-            fields.pop("input_text", None)
-            fields.pop("output_text", None)
+    async def start(self) -> None:
+        """The file is open already."""
+
+    async def stop(self) -> None:
+        """Close the log."""
+        self.close()
+
+    def unavailable(self) -> str | None:
+        """A local file is always there (a failing write fails its request)."""
+        return None
+
+    def append(self, **fields: Any) -> None:
+        """Write one record (texts are dropped unless the log keeps them)."""
         with self._lock:
-            record = AuditRecord(
-                seq=self.seq + 1,
-                time=datetime.now(UTC).isoformat(timespec="milliseconds"),
-                prev=self.last,
-                **fields,
-            )
-            record.hash = record_hash(record)
+            record = chain_record(fields, self.seq + 1, self.last, self.texts)
             self._file.write(dump_line(record))
             self._file.flush()
             self.seq, self.last = record.seq, record.hash
-            mac = head_mac(self.key, self.seq, self.last)
-            head = HeadFile(seq=self.seq, hash=self.last, mac=mac).model_dump_json()
+            head = head_json(self.seq, self.last, head_mac(self.key, self.seq, self.last))
             first = self._head is None
             if self._head is None:
                 self._head = os.open(head_path(self.path), os.O_WRONLY | os.O_CREAT, 0o644)
-            os.pwrite(self._head, head.ljust(HEAD_BYTES).encode(), 0)
+            os.pwrite(self._head, head.encode(), 0)
             if first:  # a longer head file left by something else would keep its tail
                 os.ftruncate(self._head, HEAD_BYTES)
-        return record
 
     def close(self) -> None:
         """Close the log (releasing its lock) and its head."""
@@ -230,34 +270,46 @@ def _lines(text: str) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
+def check_chain(records: Iterable[tuple[str, str]]) -> tuple[list[str], int, int, str]:
+    """Check each record's hash, link and sequence number.
+
+    `records` are (where, JSON) in the chain's order, `where` naming each in messages ("line
+    3", "row 3"). Returns the problems, the number of records, and the last record's `seq`
+    and hash, for the head to be checked against.
+    """
+    problems: list[str] = []
+    prev, expected_seq, count = GENESIS, 0, 0
+    for where, line in records:
+        count += 1
+        try:
+            record = AuditRecord.model_validate_json(line)
+        except ValidationError:
+            problems.append(f"{where}: not an audit record")
+            prev, expected_seq = GENESIS, expected_seq + 1
+            continue
+        if record_hash(record) != record.hash:
+            problems.append(f"{where}: record {record.seq} was edited (hash mismatch)")
+        if record.prev != prev:
+            problems.append(
+                f"{where}: record {record.seq} does not follow the record before it "
+                "(a record was removed, inserted or reordered)"
+            )
+        if record.seq != expected_seq:
+            problems.append(f"{where}: sequence number {record.seq}, expected {expected_seq}")
+        prev, expected_seq = record.hash, record.seq + 1
+    return problems, count, expected_seq - 1, prev
+
+
 def verify_audit_log(path: str | Path, key: bytes) -> AuditCheck:
     """Check every record's hash and link, and the head's MAC.
 
     Finds edits, removals, insertions, reorderings, and records cut from the end.
     """
     log = Path(path)
-    lines = _lines(read_text(log))
-    problems: list[str] = []
-    prev, expected_seq = GENESIS, 0
-    for number, line in enumerate(lines, start=1):
-        try:
-            record = AuditRecord.model_validate_json(line)
-        except ValidationError:
-            problems.append(f"line {number}: not an audit record")
-            prev, expected_seq = GENESIS, expected_seq + 1
-            continue
-        if record_hash(record) != record.hash:
-            problems.append(f"line {number}: record {record.seq} was edited (hash mismatch)")
-        if record.prev != prev:
-            problems.append(
-                f"line {number}: record {record.seq} does not follow the record before it "
-                "(a record was removed, inserted or reordered)"
-            )
-        if record.seq != expected_seq:
-            problems.append(f"line {number}: sequence number {record.seq}, expected {expected_seq}")
-        prev, expected_seq = record.hash, record.seq + 1
-    problems += _check_head(head_path(log), key, expected_seq - 1, prev)
-    return AuditCheck(records=len(lines), head=prev, problems=problems)
+    lines = enumerate(_lines(read_text(log)), start=1)
+    problems, count, seq, last = check_chain((f"line {n}", line) for n, line in lines)
+    problems += _check_head(head_path(log), key, seq, last)
+    return AuditCheck(records=count, head=last, problems=problems)
 
 
 def _check_head(head_file: Path, key: bytes, seq: int, last: str) -> list[str]:
@@ -268,8 +320,13 @@ def _check_head(head_file: Path, key: bytes, seq: int, last: str) -> list[str]:
         head = HeadFile.model_validate_json(head_file.read_text(encoding="utf-8"))
     except (ValidationError, UnicodeDecodeError):
         return [f"{head_file}: not a head file"]
+    return check_head(str(head_file), head, key, seq, last)
+
+
+def check_head(where: str, head: HeadFile, key: bytes, seq: int, last: str) -> list[str]:
+    """Problems with a head: its MAC forged, or naming another last record than `seq`."""
     if not hmac.compare_digest(head.mac, head_mac(key, head.seq, head.hash)):
-        return [f"{head_file}: its MAC does not match (forged, or another audit key)"]
+        return [f"{where}: its MAC does not match (forged, or another audit key)"]
     if (head.seq, head.hash) != (seq, last):
         return [
             f"the log ends at record {seq} but its head names record {head.seq} "

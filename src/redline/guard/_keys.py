@@ -1,10 +1,8 @@
-"""Client API keys: stored as salted SHA-256 hashes, checked in constant time, rate limited."""
+"""Client API keys: stored as salted SHA-256 hashes, checked in constant time."""
 
 import hashlib
 import hmac
 import secrets
-import time
-from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -65,29 +63,3 @@ def find_key(keys: list[ClientKey], presented: str) -> ClientKey | None:
         if entry.matches(presented) and found is None:
             found = entry
     return found
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-class RateLimiter:
-    """A token bucket per client: `burst` requests at once, refilled at the key's rate."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[str, _Bucket] = {}
-
-    def check(self, key: ClientKey) -> float:
-        """Take one request from the key's bucket: 0 if allowed, else seconds until one is."""
-        now = time.monotonic()
-        capacity = float(key.burst or max(1, round(key.requests_per_minute)))
-        rate = key.requests_per_minute / 60.0
-        bucket = self._buckets.setdefault(key.name, _Bucket(capacity, now))
-        bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate)
-        bucket.updated = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        return (1 - bucket.tokens) / rate

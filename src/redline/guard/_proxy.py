@@ -5,16 +5,22 @@ read is screened, and only then forwarded to the upstream model. Answers are scr
 client sees them: whole for plain responses, through a `StreamScreen` for streams, so no token
 is sent unscreened; the client gets only what the proxy builds from screened text (`_openai`).
 Any failure of the guard blocks; any failure of the upstream, or of the proxy itself, is a clean
-error with an audit record.
+error with an audit record. Rate limits and stream caps live in a `SharedState` (this process,
+or Redis), the audit chain in a JSONL file or PostgreSQL; when either cannot be reached,
+requests are refused with 503 and the reason, never served unlimited or unaudited.
 """
 
+import asyncio
 import logging
 import os
+import signal
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import anyio
@@ -23,11 +29,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from redline.guard._audit import AuditLog, audit_key
+from redline.errors import RedlineError
+from redline.guard._audit import AuditLog, AuditWriter, audit_key
 from redline.guard._batching import BatchingGuard
 from redline.guard._exchange import GuardedExchange
 from redline.guard._guard import Guard
-from redline.guard._keys import ClientKey, RateLimiter, find_key
+from redline.guard._keys import ClientKey, find_key
 from redline.guard._metrics import ProxyMetrics
 from redline.guard._openai import (
     DONE,
@@ -41,7 +48,9 @@ from redline.guard._openai import (
     read_answer,
 )
 from redline.guard._parts import Message, conversation_text
-from redline.guard._proxy_config import ProxyConfig
+from redline.guard._proxy_config import ProxyConfig, client_keys, load_proxy_config
+from redline.guard._reload import signature, watch_files
+from redline.guard._state import LocalState, SharedState, StateUnavailable
 from redline.guard._stream import StreamScreen
 from redline.guard._verdict import STAGES, Stage, Verdict
 
@@ -70,17 +79,21 @@ class RequestState:
     error: str | None = None
 
 
+async def _nothing() -> None:
+    return None
+
+
 class ScreenedStream(StreamingResponse):
     """A streaming response whose body is closed (and the upstream with it) however it ends.
 
-    `on_close` is called then.
+    `on_close` is awaited then.
     """
 
     def __init__(
         self,
         body: AsyncIterator[str],
         headers: dict[str, str],
-        on_close: Callable[[], None] = lambda: None,
+        on_close: Callable[[], Awaitable[None]] = _nothing,
     ) -> None:
         super().__init__(body, media_type="text/event-stream", headers=headers)
         self._body = body
@@ -92,29 +105,55 @@ class ScreenedStream(StreamingResponse):
         finally:
             with anyio.CancelScope(shield=True):
                 await self._body.aclose()  # type: ignore[attr-defined]
-            self._on_close()
+                await self._on_close()
+
+
+def shared_state(config: ProxyConfig) -> SharedState:
+    """Where rate limits and stream caps are kept: Redis with `redis_url`, else this process."""
+    if config.redis_url:
+        from redline.guard._redis_state import RedisState
+
+        return RedisState(config.redis_url)
+    return LocalState()
+
+
+def audit_writer(config: ProxyConfig) -> AuditWriter | None:
+    """The audit log the config names (JSONL file or PostgreSQL), if any."""
+    if config.audit_db:
+        from redline.guard._audit_db import DatabaseAuditLog
+
+        key = audit_key(config.audit_key_env)
+        return DatabaseAuditLog(config.audit_db, key, config.audit_texts)
+    if config.audit_log:
+        return AuditLog(config.audit_log, audit_key(config.audit_key_env), config.audit_texts)
+    return None
 
 
 class GuardProxy:
-    """The proxy's state: guard, upstream client, keys, rate limits, metrics, audit log."""
+    """The proxy's state: guard, upstream client, keys, rate limits, metrics, audit log.
 
-    def __init__(self, config: ProxyConfig, guard: Guard) -> None:
+    With `config_file`, its keys (and those of its `keys_file`) are re-read when the files
+    change or the process gets SIGHUP; open streams go on.
+    """
+
+    def __init__(self, config: ProxyConfig, guard: Guard, config_file: Path | None = None) -> None:
         self.config = config
         self.upstream = config.check().rstrip("/")
+        self.config_file = config_file
+        self._seen = signature(self._watched()) if config_file else ()
+        """The files' signature before the keys were read from them."""
+        self.keys = client_keys(config)
         self.guard = guard
+        self.guard_failure: str | None = None
+        """Why the guard failed its warm-up screen, if it did (every request is then blocked)."""
         self.metrics = ProxyMetrics()
         self.exchange = GuardedExchange(BatchingGuard(guard), config.refusal, self._observe)
-        self.limiter = RateLimiter()
-        self.streams: dict[str, int] = {}
-        """Open streams per client key."""
-        self.audit = (
-            AuditLog(config.audit_log, audit_key(config.audit_key_env), config.audit_texts)
-            if config.audit_log
-            else None
-        )
+        self.state = shared_state(config)
+        self.audit = audit_writer(config)
         key = os.environ.get(config.upstream_api_key_env)
         self._upstream_headers = {"authorization": f"Bearer {key}"} if key else {}
         self.client: aiohttp.ClientSession | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Load the guard's models and open the upstream connection pool.
@@ -137,8 +176,17 @@ class GuardProxy:
             try:
                 await anyio.to_thread.run_sync(warm_up, stage)
             except Exception as ex:
+                self.guard_failure = f"the guard failed its warm-up screen ({type(ex).__name__})"
                 LOG.warning("the guard failed its warm-up screen (%s): every request will "
                             "be blocked", f"{type(ex).__name__}: {ex}")  # fmt: skip
+        await self.state.start()
+        if self.audit is not None:
+            await self.audit.start()
+        if self.config_file is not None:
+            watch = watch_files(self._watched, self.reload, self._seen)
+            self._watcher = asyncio.create_task(watch)
+            if threading.current_thread() is threading.main_thread():
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload)
         config = self.config
         self.client = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, connect=config.connect_timeout,
@@ -149,26 +197,83 @@ class GuardProxy:
         )  # fmt: skip
 
     async def stop(self) -> None:
-        """Close the pool and the audit log."""
+        """Close the pool, the shared state and the audit log (writing what is pending)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self.client is not None:
             await self.client.close()
+        await self.state.close()
         if self.audit is not None:
-            self.audit.close()
+            await self.audit.stop()
+
+    # --- keys, re-read ---
+
+    def _watched(self) -> list[Path]:
+        assert self.config_file is not None
+        return [self.config_file, *([self.config.keys_file] if self.config.keys_file else [])]
+
+    def reload(self) -> None:
+        """Re-read the keys from the config file (and its keys file); keep them on an error.
+
+        Only the keys change: other settings take effect when the proxy restarts.
+        """
+        assert self.config_file is not None
+        try:
+            fresh = load_proxy_config(self.config_file)
+            keys = client_keys(fresh.model_copy(update={"keys_file": self.config.keys_file}))
+            if not keys and not self.config.allow_anonymous:
+                raise RedlineError(f"{self.config_file}: no client keys")
+        except RedlineError as ex:
+            self.metrics.reloads.labels("error").inc()
+            LOG.error("keeping the current keys: %s", ex)
+            return
+        self.keys = keys
+        self.metrics.reloads.labels("ok").inc()
+        LOG.info("re-read %s: %d client keys", self.config_file, len(keys))
+
+    # --- readiness ---
+
+    async def unready(self) -> list[str]:
+        """Why the proxy cannot serve now: the guard, Redis, the audit database (none: ready)."""
+        reasons = [self.guard_failure] if self.guard_failure else []
+        if problem := await self.state.unavailable():
+            reasons.append(problem)
+        if self.audit is not None and (problem := self.audit.unavailable()):
+            reasons.append(problem)
+        return reasons
+
+    def check_audit(self) -> None:
+        """503 while the audit log cannot be written: nothing may be served unaudited."""
+        problem = self.audit.unavailable() if self.audit is not None else None
+        if problem:
+            self.metrics.unavailable.labels("audit").inc()
+            raise ProxyError(503, problem, "service_unavailable", retry_after=1)
+
+    def unavailable(self, ex: StateUnavailable) -> ProxyError:
+        """The 503 for a request the shared state could not rule on."""
+        self.metrics.unavailable.labels("state").inc()
+        return ProxyError(503, str(ex), "service_unavailable", retry_after=1)
 
     # --- checks before anything is forwarded ---
 
-    def authenticate(self, request: Request) -> ClientKey | None:
-        """The client's key (None when anonymous); 401 without a valid one, 429 over its rate."""
+    async def authenticate(self, request: Request) -> ClientKey | None:
+        """The client's key (None when anonymous); 401 without a valid one, 429 over its rate.
+
+        503 when the rate cannot be checked (Redis down).
+        """
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if not presented and self.config.allow_anonymous:
             return None
         if scheme.lower() != "bearer" or not presented:
             raise ProxyError(401, "missing API key (send Authorization: Bearer KEY)",
                              "authentication_error")  # fmt: skip
-        key: ClientKey | None = find_key(self.config.keys, presented.strip())
+        key: ClientKey | None = find_key(self.keys, presented.strip())
         if key is None:
             raise ProxyError(401, "invalid API key", "authentication_error")
-        wait = self.limiter.check(key)
+        try:
+            wait = await self.state.take_request(key)
+        except StateUnavailable as ex:
+            raise self.unavailable(ex) from ex
         if wait:
             raise ProxyError(429, f"rate limit of {key.requests_per_minute:g} requests per "
                              "minute exceeded", "rate_limit_error", retry_after=wait)  # fmt: skip
@@ -206,19 +311,24 @@ class GuardProxy:
     # --- the upstream ---
 
     async def open_upstream(
-        self, path: str, payload: ChatRequest | None
+        self, path: str, payload: ChatRequest | None, request_id: str | None = None
     ) -> aiohttp.ClientResponse:
         """Send a request upstream and wait for its headers; failures are 502/504.
 
-        An upstream's own error text reaches the client (it only echoes what the client sent)
-        but the audit log only with `audit_texts`.
+        A chat request carries its id (`x-request-id`, as in the audit log), so the
+        upstream's logs can be matched to the proxy's records. An upstream's own error text
+        reaches the client (it only echoes what the client sent) but the audit log only with
+        `audit_texts`.
         """
         assert self.client is not None, "proxy not started"
         method = "POST" if payload is not None else "GET"
         body = orjson.dumps(payload.model_dump(exclude_none=True)) if payload else None
         self.metrics.upstream_requests.inc()
         try:
-            response = await self.client.request(method, f"{self.upstream}{path}", data=body)
+            headers = {"x-request-id": request_id} if request_id else None
+            response = await self.client.request(
+                method, f"{self.upstream}{path}", data=body, headers=headers
+            )
         except TimeoutError as ex:
             raise self.upstream_failure("timeout", 504, TIMED_OUT) from ex
         except aiohttp.ClientError as ex:
@@ -252,21 +362,23 @@ class GuardProxy:
 
     async def chat(self, request: Request, state: RequestState) -> Response:
         """Handle one chat completion request."""
-        state.key = self.authenticate(request)
+        self.check_audit()
+        state.key = await self.authenticate(request)
         state.client = state.key.name if state.key else "anonymous"
         req = state.request = parse_request(await self.read_body(request))
         messages = req.conversation()
         state.input_text = conversation_text(messages)
         headers = {"x-request-id": state.request_id}
         if req.stream:
-            name = self.take_stream_slot(state.key)
+            slot = await self.take_stream_slot(state.key)
             try:
-                return await self.start_stream(req, messages, state, headers, name)
+                return await self.start_stream(req, messages, state, headers, slot)
             except BaseException:
-                self.free_stream_slot(name)
+                with anyio.CancelScope(shield=True):
+                    await self.free_stream_slot(slot)
                 raise
         done = await self.exchange.run(
-            messages, lambda: self.complete(req), lambda answer: answer[0]
+            messages, lambda: self.complete(req, state.request_id), lambda answer: answer[0]
         )
         state.input_verdict, state.output_verdict = done.input, done.output
         if done.blocked == "input" or done.answer is None:
@@ -287,7 +399,7 @@ class GuardProxy:
         messages: list[Message],
         state: RequestState,
         headers: dict[str, str],
-        slot: str,
+        slot: str | None,
     ) -> Response:
         """Screen a stream's input, open the upstream stream, relay it.
 
@@ -297,26 +409,34 @@ class GuardProxy:
         if verdict.flagged:
             self.finish(state, 200, blocked="input")
             return self.refusal(req, state, headers, lambda: self.free_stream_slot(slot))
-        upstream = await self.open_upstream("/chat/completions", req)
+        upstream = await self.open_upstream("/chat/completions", req, state.request_id)
         body = self.stream(req, messages, upstream, state)
         return ScreenedStream(body, headers, lambda: self.free_stream_slot(slot))
 
-    def take_stream_slot(self, key: ClientKey | None) -> str:
-        """Count a stream against its key; 429 when the key has its most streams open."""
-        name = key.name if key is not None else ""
-        if key is not None and self.streams.get(name, 0) >= key.max_streams:
+    async def take_stream_slot(self, key: ClientKey | None) -> str | None:
+        """Hold one of the key's stream slots (anonymous streams have none).
+
+        429 when the key has its most streams open, 503 when they cannot be counted.
+        """
+        if key is None:
+            return None
+        try:
+            slot = await self.state.take_stream(key)
+        except StateUnavailable as ex:
+            raise self.unavailable(ex) from ex
+        if slot is None:
             raise ProxyError(429, f"at most {key.max_streams} streams open at once per key",
                              "rate_limit_error", retry_after=1)  # fmt: skip
-        self.streams[name] = self.streams.get(name, 0) + 1
-        return name
+        return slot
 
-    def free_stream_slot(self, name: str) -> None:
-        """A stream counted by `take_stream_slot` has ended."""
-        self.streams[name] -= 1
+    async def free_stream_slot(self, slot: str | None) -> None:
+        """A stream that `take_stream_slot` counted has ended."""
+        if slot is not None:
+            await self.state.free_stream(slot)
 
-    async def complete(self, req: ChatRequest) -> tuple[str, str, Usage | None]:
+    async def complete(self, req: ChatRequest, request_id: str) -> tuple[str, str, Usage | None]:
         """A whole (non-streamed) upstream answer: text, finish reason, usage; malformed: 502."""
-        upstream = await self.open_upstream("/chat/completions", req)
+        upstream = await self.open_upstream("/chat/completions", req, request_id)
         try:
             return read_answer(await upstream.read())
         except TimeoutError as err:
@@ -331,7 +451,7 @@ class GuardProxy:
         req: ChatRequest,
         state: RequestState,
         headers: dict[str, str],
-        on_close: Callable[[], None] = lambda: None,
+        on_close: Callable[[], Awaitable[None]] = _nothing,
     ) -> Response:
         """The answer to a request blocked at input: a normal completion, finish content_filter."""
         headers = {**headers, "x-redline-blocked": "input"}
@@ -497,9 +617,12 @@ def _model_ids(body: bytes) -> list[str]:
     return [i for i in ids if isinstance(i, str) and 0 < len(i) <= MODEL_ID_CHARS]
 
 
-def create_app(config: ProxyConfig, guard: Guard) -> FastAPI:
-    """The proxy as an ASGI app (`server_config` serves it with a header timeout)."""
-    proxy = GuardProxy(config, guard)
+def create_app(config: ProxyConfig, guard: Guard, config_file: Path | None = None) -> FastAPI:
+    """The proxy as an ASGI app (`server_config` serves it with a header timeout).
+
+    With `config_file`, the keys are re-read when it changes (see `GuardProxy`).
+    """
+    proxy = GuardProxy(config, guard, config_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -532,7 +655,7 @@ def create_app(config: ProxyConfig, guard: Guard) -> FastAPI:
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
         try:
-            proxy.authenticate(request)
+            await proxy.authenticate(request)
             upstream = await proxy.open_upstream("/models", None)
             try:
                 ids = _model_ids(await upstream.read())
@@ -548,6 +671,13 @@ def create_app(config: ProxyConfig, guard: Guard) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "constitution": guard.manifest.constitution}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        reasons = await proxy.unready()
+        if reasons:
+            return JSONResponse({"status": "unavailable", "reasons": reasons}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     @app.get("/metrics")
     async def metrics() -> Response:

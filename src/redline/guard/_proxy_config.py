@@ -28,7 +28,10 @@ class ProxyConfig(BaseModel):
     guard: Path | None = None
     """Guard folder (default: the trained default guard)."""
     keys: list[ClientKey] = []
-    """Clients allowed in; at least one unless `allow_anonymous`."""
+    """Clients allowed in; at least one (here or in `keys_file`) unless `allow_anonymous`."""
+    keys_file: Path | None = None
+    """A YAML file with more clients (`keys:` and a list as here), e.g. a mounted Kubernetes
+    Secret. Both files are re-read when they change and on SIGHUP."""
     allow_anonymous: bool = False
     """Serve without client keys (local testing only)."""
     refusal: str = REFUSAL
@@ -54,17 +57,55 @@ class ProxyConfig(BaseModel):
     audit_texts: bool = False
     """Keep the full screened input, released output and upstream error texts in the audit
     log."""
+    audit_db: str | None = None
+    """PostgreSQL URL of an audit log that every worker and replica appends to, one chain
+    (instead of `audit_log`), e.g. postgresql+psycopg://redline:PASSWORD@db/redline."""
+    redis_url: str | None = None
+    """Redis URL where rate limits and stream caps are kept for every worker and replica
+    (none: in this process), e.g. redis://redis:6379/0."""
+    shutdown_timeout: float = Field(default=30.0, ge=0)
+    """Seconds open streams get to finish when the proxy is told to stop (SIGTERM)."""
 
-    def check(self) -> str:
-        """The upstream URL, once the configuration can serve: one upstream, keys or anonymous."""
+    def check(self, workers: int = 1) -> str:
+        """The upstream URL, once the configuration can serve.
+
+        One upstream; keys or anonymous; one audit log; and state that `workers` processes
+        share (a JSONL log has one writer; limits kept in each worker would multiply).
+        """
         if not self.upstream:
             raise RedlineError("no upstream model: pass --upstream URL or set it in the config")
-        if not self.keys and not self.allow_anonymous:
+        if not self.allow_anonymous and not client_keys(self):
             raise RedlineError(
                 "no client keys: add keys to the config (`redline guard keygen`) "
                 "or pass --no-auth for local testing"
             )
+        if self.audit_log and self.audit_db:
+            raise RedlineError("audit_log and audit_db: choose one audit log")
+        if workers > 1 and self.audit_log:
+            raise RedlineError(
+                f"--workers {workers}: a JSONL audit log has one writer; "
+                "use audit_db (PostgreSQL) for one chain from every worker"
+            )
+        if workers > 1 and not self.redis_url and client_keys(self):
+            raise RedlineError(
+                f"--workers {workers}: rate limits and stream caps kept in each worker "
+                f"would allow {workers}x each key's limits; set redis_url"
+            )
         return self.upstream
+
+
+class KeysFile(BaseModel):
+    """A file of client keys (`keys_file`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keys: list[ClientKey] = []
+
+
+def client_keys(config: ProxyConfig) -> list[ClientKey]:
+    """The config's keys and those of its keys file, read now."""
+    extra = load_yaml_model(config.keys_file, KeysFile).keys if config.keys_file else []
+    return [*config.keys, *extra]
 
 
 def load_proxy_config(path: str | Path) -> ProxyConfig:

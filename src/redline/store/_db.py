@@ -14,13 +14,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    create_engine,
     select,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from redline.errors import RedlineError
+from redline._sql import database_error, open_engine
 from redline.report import Report
 
 DB_ENV = "REDLINE_DB_URL"
@@ -138,19 +137,11 @@ class Store:
         self.url = url or default_db_url()
         if self.url.startswith("sqlite:///"):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = open_engine(self.url)
         try:
-            self.engine = create_engine(self.url)
             Base.metadata.create_all(self.engine)
-        except (SQLAlchemyError, ImportError, ValueError) as ex:
-            raise RedlineError(f"database {self._safe_url()}: {_first_line(ex)}") from ex
-
-    def _safe_url(self) -> str:
-        from sqlalchemy.engine import make_url
-
-        try:
-            return make_url(self.url).render_as_string(hide_password=True)
-        except Exception:  # an unparsable URL is shown as given, without credentials
-            return self.url.split("@")[-1]
+        except SQLAlchemyError as ex:
+            raise database_error(self.url, ex) from ex
 
     def record(self, report: Report, report_path: str, report_sha256: str) -> None:
         """Store one assessment; its checkpoint is created or updated (compute, date)."""
@@ -197,7 +188,7 @@ class Store:
                     )
                 )
         except SQLAlchemyError as ex:
-            raise RedlineError(f"database {self._safe_url()}: {_first_line(ex)}") from ex
+            raise database_error(self.url, ex) from ex
 
     def history(self, family: str | None = None) -> list[HistoryEntry]:
         """Recorded assessments (of one family), oldest first."""
@@ -209,7 +200,7 @@ class Store:
                 rows = session.scalars(query.order_by(AssessmentRow.created)).all()
                 return [_entry(row) for row in rows]
         except SQLAlchemyError as ex:
-            raise RedlineError(f"database {self._safe_url()}: {_first_line(ex)}") from ex
+            raise database_error(self.url, ex) from ex
 
     def last_comprehensive(self, family: str) -> HistoryEntry | None:
         """The newest comprehensive assessment of a family, if any."""
@@ -259,8 +250,3 @@ def _entry(row: AssessmentRow) -> HistoryEntry:
             for i in row.indicators
         ],
     )
-
-
-def _first_line(ex: BaseException) -> str:
-    text = str(ex).strip().splitlines()
-    return text[0] if text else type(ex).__name__

@@ -1,0 +1,294 @@
+"""The proxy's audit log in PostgreSQL: one hash chain for every worker and replica.
+
+The records are those of the JSONL log (`_audit`): the same fields, hash and `prev` link, each
+row holding its record's JSON line under its sequence number. Appends are batched per
+process (the records that arrive while a write runs go together in the next one) and each
+batch is one transaction that first takes an advisory lock, so the writers of all processes
+take turns: under the lock a batch reads the head, chains its records after it, inserts them
+and moves the head, whose HMAC under the audit key anchors the chain as the head file does.
+
+A write that fails (the database is down) keeps its records and is retried; until one
+succeeds the log reports itself unavailable and the proxy refuses requests with 503, so
+nothing is served unaudited. `export_audit_db` writes the chain and its head as a JSONL log
+that `verify_audit_log` checks like any other.
+"""
+
+import asyncio
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from redline._files import write_atomic
+from redline._sql import database_error, first_line, open_engine, safe_url
+from redline.errors import RedlineError
+from redline.guard._audit import (
+    GENESIS,
+    AuditCheck,
+    HeadFile,
+    chain_record,
+    check_chain,
+    check_head,
+    dump_line,
+    head_json,
+    head_mac,
+    head_path,
+    keyed_hash,
+)
+
+LOG = logging.getLogger("redline.guard.proxy")
+LOCK = 0x72646C6E61756474
+"""The advisory lock that serialises appends to the chain (any 64-bit number of our own)."""
+MAX_BATCH = 500
+"""Most records per transaction."""
+PROBE_EVERY = 1.0
+"""Seconds between checks that the database answers, when there is nothing to write."""
+RETRY_EVERY = 0.5
+"""Seconds between attempts while the database does not answer."""
+FLUSH_DEADLINE = 10.0
+"""Seconds a stopping proxy keeps trying to write its last records."""
+CONNECT_TIMEOUT = 3
+NOT_YET = "audit log unavailable (database not reached yet)"
+
+metadata = MetaData()
+RECORDS = Table(
+    "redline_audit", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("record", Text, nullable=False),
+)  # fmt: skip
+"""One row per record: its sequence number and its JSON line (what `hash` covers)."""
+HEAD = Table(
+    "redline_audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("mac", String(64), nullable=False),
+)  # fmt: skip
+"""One row (id 1): the last record's sequence number and hash, and their HMAC."""
+
+
+def audit_engine(url: str) -> Engine:
+    """An engine for the audit database; anything but PostgreSQL is a RedlineError."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError as ex:
+        raise database_error(url, ex) from ex
+    if backend != "postgresql":
+        raise RedlineError(
+            f"database {safe_url(url)}: the audit log needs PostgreSQL "
+            "(postgresql+psycopg://USER:PASSWORD@HOST/DB)"
+        )
+    return open_engine(
+        url, pool_pre_ping=True, pool_size=2, max_overflow=2, isolation_level="READ COMMITTED",
+        # a database that vanishes mid-write (no reset, no answer) is given up in seconds
+        connect_args={"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1,
+                      "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2},
+    )  # fmt: skip
+
+
+def _lock(conn: Connection) -> None:
+    conn.execute(select(func.pg_advisory_xact_lock(LOCK)))
+
+
+def append_records(
+    engine: Engine, key: bytes, batch: list[dict[str, Any]], texts: bool = False
+) -> None:
+    """Chain a batch of records after the head in one transaction, under the chain's lock."""
+    with engine.begin() as conn:
+        _lock(conn)
+        head = conn.execute(select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)).first()
+        seq, last = (head.seq, head.hash) if head is not None else (-1, GENESIS)
+        rows = []
+        for fields in batch:
+            record = chain_record(fields, seq + 1, last, texts)
+            rows.append({"seq": record.seq, "record": dump_line(record).rstrip("\n")})
+            seq, last = record.seq, record.hash
+        conn.execute(insert(RECORDS), rows)
+        mac = head_mac(key, seq, last)
+        moved = pg_insert(HEAD).values(id=1, seq=seq, hash=last, mac=mac)
+        conn.execute(moved.on_conflict_do_update(
+            index_elements=[HEAD.c.id], set_={"seq": seq, "hash": last, "mac": mac}
+        ))  # fmt: skip
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the audit tables if missing (under the chain's lock: workers start together)."""
+    with engine.begin() as conn:
+        _lock(conn)
+        metadata.create_all(conn)
+
+
+class DatabaseAuditLog:
+    """Appends the proxy's records to the chain in PostgreSQL, batched, from a background task."""
+
+    def __init__(self, url: str, key: bytes, texts: bool = False) -> None:
+        self.url, self.key, self.texts = url, key, texts
+        self.engine = audit_engine(url)
+        self._pending: list[dict[str, Any]] = []
+        self._failure: str | None = NOT_YET
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._tables = False
+
+    def input_hmac(self, text: str) -> str:
+        """The keyed hash of a screened input, as its record stores it."""
+        return keyed_hash(self.key, text)
+
+    async def start(self) -> None:
+        """Reach the database (creating the tables) and start the writer.
+
+        A database that is down now is tried until it answers; until then requests are refused.
+        """
+        await self._step()
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    def append(self, **fields: Any) -> None:
+        """Queue one record for the next batch."""
+        self._pending.append(fields)
+        if self._wake is not None:
+            self._wake.set()
+
+    def unavailable(self) -> str | None:
+        """Why the last write or check failed, until one succeeds (None: the chain is writable)."""
+        return self._failure
+
+    async def stop(self) -> None:
+        """Write the pending records (trying for `FLUSH_DEADLINE` seconds), then disconnect."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=FLUSH_DEADLINE)
+            self._task.cancel()
+        if self._pending:
+            LOG.error("%d audit records were not written to %s (%s): the first is request %s",
+                      len(self._pending), safe_url(self.url), self._failure,
+                      self._pending[0].get("request_id"))  # fmt: skip
+        self.engine.dispose()
+
+    async def _run(self) -> None:
+        """Write batches as records come, and check the database when none do.
+
+        Once stopping, write what is left and end.
+        """
+        assert self._wake is not None
+        while not (self._stopping and not self._pending):
+            if not self._stopping:
+                with anyio.move_on_after(PROBE_EVERY):
+                    await self._wake.wait()
+                self._wake.clear()
+            if not await self._step():
+                await asyncio.sleep(RETRY_EVERY)
+            elif self._pending:
+                self._wake.set()
+
+    async def _step(self) -> bool:
+        """Write the next batch (or, with none, check the database answers); True if it did."""
+        batch = self._pending[:MAX_BATCH]
+        try:
+            await anyio.to_thread.run_sync(self._write, batch)
+        except SQLAlchemyError as ex:
+            failure = f"audit log unavailable (database: {first_line(ex)})"
+            if self._failure is None:
+                LOG.error("%s; refusing requests until it answers", failure)
+            self._failure = failure
+            return False
+        del self._pending[: len(batch)]
+        if self._failure not in (None, NOT_YET):
+            LOG.warning("audit database %s answers again: serving", safe_url(self.url))
+        self._failure = None
+        return True
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        if not self._tables:
+            create_tables(self.engine)
+            self._tables = True
+        if batch:
+            append_records(self.engine, self.key, batch, self.texts)
+        else:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+
+
+@contextmanager
+def _snapshot(url: str) -> Iterator[tuple[HeadFile | None, Iterator[tuple[int, str]]]]:
+    """The head and every row (seq, JSON) in order, read in one snapshot, rows streamed."""
+    engine = audit_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                found = conn.execute(select(HEAD).where(HEAD.c.id == 1)).first()
+                head = None if found is None else HeadFile(seq=found.seq, hash=found.hash,
+                                                           mac=found.mac)  # fmt: skip
+                query = select(RECORDS.c.seq, RECORDS.c.record).order_by(RECORDS.c.seq)
+                rows = conn.execution_options(yield_per=1000).execute(query)
+                yield head, ((row.seq, row.record) for row in rows)
+    except SQLAlchemyError as ex:
+        raise database_error(url, ex) from ex
+    finally:
+        engine.dispose()
+
+
+def verify_audit_db(url: str, key: bytes) -> AuditCheck:
+    """Check every row's record (hash, link, sequence) and the head row's MAC, naming rows."""
+    with _snapshot(url) as (head, rows):
+        problems, count, seq, last = check_chain((f"row {n}", line) for n, line in rows)
+    if head is None:
+        if count:
+            problems.append("no head row (records cut from the end would go unseen)")
+    else:
+        problems += check_head("the head row", head, key, seq, last)
+    return AuditCheck(records=count, head=last, problems=problems)
+
+
+def export_audit_db(url: str, out: str | Path) -> int:
+    """Write the chain as a JSONL log with its head file beside it; the number of records.
+
+    The head (and its MAC) is the database's, so the file verifies with the audit key as the
+    database does, and no key is needed to export.
+    """
+    target = Path(out)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as ex:
+        raise RedlineError(f"{target}: cannot write here ({ex.strerror})") from ex
+    count = 0
+    try:
+        with _snapshot(url) as (head, rows), os.fdopen(fd, "w", encoding="utf-8") as f:
+            if head is None:
+                raise RedlineError(f"database {safe_url(url)}: the audit log has no head row")
+            for _, line in rows:
+                f.write(line + "\n")
+                count += 1
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    write_atomic(head_path(target), head_json(head.seq, head.hash, head.mac))
+    return count

@@ -1,0 +1,180 @@
+"""Rate limits and open-stream caps in Redis, shared by every worker and replica of the proxy.
+
+Each check is one Lua script, run atomically by Redis on Redis's own clock, so N workers and
+M replicas take from one token bucket per key and count one set of streams per key:
+
+- `redline:proxy:rate:NAME`, a hash (tokens, updated): the token bucket, refilled at the
+  key's rate up to its burst, expiring once it would be full anyway;
+- `redline:proxy:streams:NAME`, a sorted set of slot ids scored by when their lease ends: a
+  stream holds a slot while it runs, its worker renews the lease every third of
+  `STREAM_LEASE`, and a slot whose lease ran out (its worker died) is dropped at the next
+  count, so slots never leak. A renewal re-adds a slot that is missing (Redis restarted).
+
+Redis being unreachable (or refusing a write) raises `StateUnavailable`: the proxy refuses
+the request with 503 until Redis answers again.
+"""
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from redline.guard._keys import ClientKey
+from redline.guard._state import STREAM_LEASE, StateUnavailable, bucket_size
+
+LOG = logging.getLogger("redline.guard.proxy")
+PREFIX = "redline:proxy:"
+TIMEOUT = 5.0
+"""Seconds to connect to Redis or wait for an answer before the request is refused (a Redis
+that is down refuses connections at once; this is for one that hangs or cannot be reached)."""
+POOL_SIZE = 16
+"""Connections to Redis per process: a burst of requests waits for a pooled connection (each
+check takes well under a millisecond of Redis's time) instead of opening one each; 200
+requests at once through four busy workers timed out opening theirs."""
+POOL_WAIT = 10.0
+"""Seconds a request may wait for a pooled connection before it is refused."""
+T = TypeVar("T")
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+TAKE_REQUEST = (
+    _NOW
+    + """
+local capacity, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens, updated = tonumber(b[1]) or capacity, tonumber(b[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - updated) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 1000)
+return wait
+"""
+)
+"""KEYS: the bucket; ARGV: capacity, tokens per millisecond. Milliseconds to wait (0: taken)."""
+TAKE_STREAM = (
+    _NOW
+    + """
+local most, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= most then return 0 end
+redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], lease + 1000)
+return 1
+"""
+)
+"""KEYS: the key's slots; ARGV: most open, lease (ms), slot id. 1 if taken, 0 if full."""
+RENEW = (
+    _NOW
+    + """
+local lease = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now + lease, ARGV[i + 1])
+  redis.call('PEXPIRE', key, lease + 1000)
+end
+return #KEYS
+"""
+)
+"""KEYS: each slot's set; ARGV: lease (ms), then each slot's id. Renews (or restores) them."""
+
+
+class RedisState:
+    """Token buckets and stream slots in Redis (`redis_url` in the proxy's config)."""
+
+    def __init__(self, url: str, lease: float = STREAM_LEASE) -> None:
+        # one retry: a pooled connection that Redis closed (a restart) is replaced at once
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=TIMEOUT,
+            socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 1), health_check_interval=0,
+        )  # fmt: skip
+        self.redis = Redis.from_pool(pool)
+        self.lease = lease
+        self._take_request = self.redis.register_script(TAKE_REQUEST)
+        self._take_stream = self.redis.register_script(TAKE_STREAM)
+        self._renew = self.redis.register_script(RENEW)
+        self._slots: dict[str, str] = {}
+        """Slots this process holds: slot id -> its set's key."""
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start renewing this process's stream leases (Redis may be down: it is tried later)."""
+        self._renewer = asyncio.create_task(self._renew_leases())
+
+    async def close(self) -> None:
+        """Stop renewing and disconnect."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+        await self.redis.aclose()
+
+    async def take_request(self, key: ClientKey) -> float:
+        """Take one request from the key's bucket in Redis: 0, or seconds to wait."""
+        rate = key.requests_per_minute / 60_000.0
+        args = [repr(bucket_size(key)), repr(rate)]
+        wait = await self._call(lambda: self._take_request(keys=[_rate_key(key)], args=args))
+        return int(wait) / 1000.0
+
+    async def take_stream(self, key: ClientKey) -> str | None:
+        """Hold one of the key's slots in Redis, leased; None when all are taken."""
+        slot, name = uuid.uuid4().hex, _streams_key(key)
+        args: list[str | int] = [key.max_streams, round(self.lease * 1000), slot]
+        if not await self._call(lambda: self._take_stream(keys=[name], args=args)):
+            return None
+        self._slots[slot] = name
+        return slot
+
+    async def free_stream(self, slot: str) -> None:
+        """Give the slot back; if Redis is down, its lease runs out instead."""
+        name = self._slots.pop(slot, None)
+        if name is None:
+            return
+        try:
+            await self.redis.zrem(name, slot)
+        except RedisError as ex:
+            LOG.warning("could not free a stream slot in Redis (%s): its lease will expire", ex)
+
+    async def unavailable(self) -> str | None:
+        """None if Redis answers a PING, else why not."""
+        try:
+            await self._call(self.redis.ping)
+        except StateUnavailable as ex:
+            return str(ex)
+        return None
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except RedisError as ex:
+            raise StateUnavailable(f"rate limits unavailable (Redis: {_reason(ex)})") from ex
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            held = list(self._slots.items())
+            if not held:
+                continue
+            args: list[str | int] = [round(self.lease * 1000), *(slot for slot, _ in held)]
+            try:
+                await self._renew(keys=[name for _, name in held], args=args)
+            except RedisError as ex:
+                LOG.warning("could not renew %d stream leases in Redis: %s", len(held), ex)
+
+
+def _rate_key(key: ClientKey) -> str:
+    return f"{PREFIX}rate:{key.name}"
+
+
+def _streams_key(key: ClientKey) -> str:
+    return f"{PREFIX}streams:{key.name}"
+
+
+def _reason(ex: RedisError) -> str:
+    text = str(ex).strip().splitlines()
+    return f"{type(ex).__name__}: {text[0]}" if text else type(ex).__name__
