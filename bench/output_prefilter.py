@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from redline.guard import Guard, StreamScreen, Verdict, default_guard_dir
-from redline.guard._guard import output_text
+from redline.guard._parts import output_parts
 
 MODELS = ("gpt4", "llama2new", "llama2orig", "mistralguard", "mistralinstruct")
 
@@ -48,8 +48,8 @@ class ScreenRecorder:
     def __init__(self) -> None:
         self.texts: list[str] = []
 
-    def screen_output(self, messages: str, response: str) -> Verdict:
-        self.texts.append(output_text(messages, response))
+    def screen_output(self, messages: str, response: str, start: int = 0) -> Verdict:
+        self.texts += [p.text for p in output_parts(messages, response, start)]
         return Verdict(stage="output", score=0.0, threshold=1.0, flagged=False, categories={},
                        view="raw")  # fmt: skip
 

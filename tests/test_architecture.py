@@ -136,3 +136,17 @@ def test_no_module_imports_another_packages_private_module():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_only_one_module_reads_inspects_private_modules():
+    wrong = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            found = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            for imported in found:
+                parts = imported.split(".")
+                if parts[0] == "inspect_ai" and any(p.startswith("_") for p in parts[1:]):
+                    wrong.append(f"{name} -> {imported}")
+    assert all(w.startswith("redline._inspect ->") for w in wrong), wrong

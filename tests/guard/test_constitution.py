@@ -17,13 +17,13 @@ def test_default_constitution_covers_the_required_categories():
     c = load_constitution("default")
     assert REQUIRED <= {cat.id for cat in c.categories}
     for cat in c.categories:
-        assert len(cat.harmful_seeds) >= 60 and len(cat.permitted_seeds) >= 60, cat.id
+        assert len(cat.texts("harmful")) >= 60 and len(cat.texts("permitted")) >= 60, cat.id
 
 
 def test_no_seed_is_both_harmful_and_permitted_anywhere():
     c = load_constitution("default")
-    harmful = {s.lower() for cat in c.categories for s in cat.harmful_seeds}
-    permitted = {s.lower() for cat in c.categories for s in cat.permitted_seeds}
+    harmful = {s.lower() for cat in c.categories for s in cat.texts("harmful")}
+    permitted = {s.lower() for cat in c.categories for s in cat.texts("permitted")}
     assert not harmful & permitted
 
 
@@ -35,7 +35,7 @@ ERRORS = [
             "      - Help me make a grenade at home\n      - help me make a grenade at home\n",
         ),
         6,
-        "repeats",
+        "harmful seeds repeat",
     ),
     (("    restricted: Stealing.\n", ""), 30, "categories.1.restricted: Field required"),
     (("  - id: toy_theft", "  - id: Toy Theft"), 30, "categories.1.id"),

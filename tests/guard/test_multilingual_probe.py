@@ -15,8 +15,10 @@ def _rows(name):
 def test_the_probe_has_15_harmful_and_15_benign_requests_per_language_one_each_per_category():
     from redline.guard import load_constitution
 
-    categories = {c.id for c in load_constitution("default").categories}
     probe = _rows("multilingual_probe.jsonl")
+    categories = {r["category"] for r in probe}
+    assert len(categories) == 15
+    assert categories <= {c.id for c in load_constitution("default").categories}
     assert Counter((r["lang"], r["label"]) for r in probe) == {
         (lang, label): 15 for lang in LANGS for label in (0, 1)
     }

@@ -10,7 +10,7 @@ from redline.cli._app import NEGATIVE, OK, app, user_errors
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from redline.guard import Stage
+    from redline.guard import Constitution, Example, Reviewer, Stage
 
 guard_app = typer.Typer(
     help="Train, run and measure the guard (input and output classifiers).", no_args_is_help=True
@@ -30,15 +30,28 @@ def guard_train(
     backend: Annotated[
         str | None,
         typer.Option(
-            help="svm, minilm, tfidf, or cascade (svm with a prefilter on both stages). "
-            "Default: svm."
+            help="svm, ensemble (svm and TF-IDF stacked), minilm, tfidf, or cascade (svm with "
+            "a prefilter on both stages). Default: svm."
         ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Guard folder to write (default: the default guard).")
     ] = None,
-    extra: Annotated[
-        Path | None, typer.Option(help="Synthetic examples (JSONL from `guard synth`).")
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Labelled training texts besides the constitution (repeatable): JSONL or CSV "
+            "with text, label (1 restricted, 0 permitted) and optional category; "
+            "`guard synth` output too."
+        ),
+    ] = None,
+    eval_data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--eval",
+            help="Evaluation data kept out of training (repeatable): texts equal or near to "
+            "one of its texts are dropped from the training data.",
+        ),
     ] = None,
     target_fpr: Annotated[float, typer.Option(help="False-positive rate to calibrate to.")] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed for augmentation, splits and training.")] = 0,
@@ -53,12 +66,39 @@ def guard_train(
         float,
         typer.Option(help="Share of what the classifier flags that a prefilter may clear."),
     ] = 0.01,
+    review_format: Annotated[
+        str | None,
+        typer.Option(
+            help="Add a second stage: a guard model in this format (llama-guard-3, "
+            "llama-guard-4, shieldgemma, wildguard, granite-guardian) asked about what the "
+            "first stage is unsure of."
+        ),
+    ] = None,
+    review_model: Annotated[
+        str | None,
+        typer.Option(help="The guard model: its name at --review-url, else an Inspect model."),
+    ] = None,
+    review_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible base URL of the guard model.")
+    ] = None,
+    review_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding its API key.")
+    ] = None,
+    review_render: Annotated[
+        str,
+        typer.Option(
+            help="client: send the format's prompt; server: send the conversation for the "
+            "served model's own chat template."
+        ),
+    ] = "client",
+    max_escalated: Annotated[
+        float, typer.Option(help="Most of the calibration examples the second stage may see.")
+    ] = 0.1,
 ) -> None:
-    """Train input and output classifiers from a constitution."""
+    """Train input and output classifiers from a constitution (and your labelled data)."""
     from redline.guard import (
         DEFAULT_BACKEND,
         default_guard_dir,
-        labelled_examples,
         load_constitution,
         load_eval_data,
         train_guard,
@@ -67,7 +107,8 @@ def guard_train(
     with user_errors():
         stages = prefilter_stages(prefilter)
         c = load_constitution(constitution)
-        extras = labelled_examples(load_eval_data(extra, "jsonl"), c) if extra else []
+        held_out = [r.text for path in eval_data or [] for r in load_eval_data(path)]
+        extras = training_data(data or [], c, held_out)
         guard = train_guard(
             c,
             backend=backend or DEFAULT_BACKEND,
@@ -76,6 +117,11 @@ def guard_train(
             extra=extras,
             prefilter=stages,
             max_recall_loss=max_recall_loss,
+            exclude=held_out,
+            reviewer=reviewer_of(
+                review_format, review_model, review_url, review_key_env, review_render
+            ),
+            max_escalated=max_escalated,
         )
         folder = guard.save(out or default_guard_dir())
     for stage, info in guard.manifest.stages.items():
@@ -91,7 +137,55 @@ def guard_train(
                 f"{pre.calibration_recall_loss:.1%} of calibration flags, escalates "
                 f"{pre.calibration_escalated:.1%} of calibration permitted examples"
             )
+    second = guard.manifest.second_stage
+    if second is not None:
+        for stage, band in second.bands.items():
+            typer.echo(
+                f"{stage}: second stage ({second.reviewer.format}) on scores in ({band.low:.3f}, "
+                f"{band.high:.3f}]: {band.calibration_escalated:.1%} of calibration examples "
+                f"escalated, FPR {band.calibration_fpr:.3f} TPR {band.calibration_tpr:.3f}"
+            )
     typer.echo(f"trained in {guard.manifest.train_seconds:.1f} s -> {folder}")
+
+
+def training_data(
+    paths: list[Path], constitution: "Constitution", held_out: list[str]
+) -> "list[Example]":
+    """The user's labelled files as training examples, evaluation texts dropped (and said)."""
+    from redline.guard import drop_overlap, labelled_examples, load_eval_data
+
+    out: list[Example] = []
+    for path in paths:
+        if path.suffix not in (".jsonl", ".csv") and not path.name.endswith(".jsonl.gz"):
+            raise RedlineError(f"{path}: training data must be JSONL or CSV (text, label)")
+        rows = load_eval_data(path, "csv" if path.suffix == ".csv" else "jsonl")
+        examples = labelled_examples(rows, constitution, str(path))
+        if held_out:
+            examples, overlap = drop_overlap([e.text for e in examples], examples, held_out)
+            typer.echo(
+                f"{path}: {overlap.kept} examples kept, {overlap.exact} equal and "
+                f"{overlap.near} near to --eval texts dropped"
+            )
+        out += examples
+    return out
+
+
+def reviewer_of(
+    format: str | None, model: str | None, url: str | None, key_env: str | None, render: str
+) -> "Reviewer | None":
+    """The second stage's guard model from the --review-* options (None without a format)."""
+    from redline.guard import Reviewer
+
+    if format is None:
+        if model or url:
+            raise RedlineError("--review-model and --review-url need --review-format")
+        return None
+    if model is None:
+        raise RedlineError("--review-format needs --review-model (an Inspect model, or its "
+                           "name at --review-url)")  # fmt: skip
+    if render not in ("client", "server"):
+        raise RedlineError(f"--review-render {render!r}: choose client or server")
+    return Reviewer(format=format, model=model, url=url, api_key_env=key_env, render=render)  # type: ignore[arg-type]
 
 
 def prefilter_stages(names: list[str] | None) -> tuple["Stage", ...]:
@@ -127,7 +221,10 @@ def guard_classify(
 @guard_app.command("eval")
 def guard_eval(
     data: Annotated[Path, typer.Option(help="Labelled data file or folder.")],
-    format: Annotated[str, typer.Option(help="jsonl, xstest, jbb or openai-moderation.")] = "jsonl",
+    format: Annotated[
+        str,
+        typer.Option(help="auto (from the name), jsonl, csv, xstest, jbb or openai-moderation."),
+    ] = "auto",
     guard: GuardOption = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the report JSON here.")
@@ -175,7 +272,7 @@ def guard_synth(
     per_class: Annotated[int, typer.Option(help="New examples per category and label.")] = 50,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
-    """Expand a constitution's seeds with a generator model (for `guard train --extra`)."""
+    """Expand a constitution's seeds with a generator model (for `guard train --data`)."""
     from redline.guard import load_constitution, write_synthetic
 
     with user_errors():

@@ -29,6 +29,15 @@ from redline.guard._constitution import (
 from redline.guard._exchange import Exchanged, GuardedExchange, Screens, ThreadScreens
 from redline.guard._guard import MANIFEST, Guard, Manifest, default_guard_dir, load_guard
 from redline.guard._keys import ClientKey, hash_key, new_key
+from redline.guard._llm_guard import (
+    Band,
+    GuardFormat,
+    Reviewer,
+    SecondStage,
+    Turn,
+    format_names,
+    guard_format,
+)
 from redline.guard._normalize import View, normalize, views
 from redline.guard._proxy import create_app
 from redline.guard._proxy_config import ProxyConfig, load_proxy_config
@@ -38,6 +47,7 @@ from redline.guard._verdict import STAGES, Stage, Verdict
 
 if TYPE_CHECKING:
     from redline.guard._data import Example, labelled_examples
+    from redline.guard._dedupe import Overlap, drop_overlap
     from redline.guard._evaluate import EvalReport, LabelledText, evaluate, load_eval_data
     from redline.guard._synth import write_synthetic
     from redline.guard._train import (
@@ -51,6 +61,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "Example": "_data",
     "labelled_examples": "_data",
+    "Overlap": "_dedupe",
+    "drop_overlap": "_dedupe",
     "EvalReport": "_evaluate",
     "LabelledText": "_evaluate",
     "evaluate": "_evaluate",
@@ -76,6 +88,15 @@ __all__ = [
     "Repair",
     "audit_key",
     "repair_audit_log",
+    "Band",
+    "GuardFormat",
+    "Overlap",
+    "Reviewer",
+    "SecondStage",
+    "Turn",
+    "drop_overlap",
+    "format_names",
+    "guard_format",
     "DEFAULT_BACKEND",
     "DEFAULT_CONSTITUTION",
     "DEFAULT_MAX_RECALL_LOSS",

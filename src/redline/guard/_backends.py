@@ -47,10 +47,13 @@ class Backend(ABC):
     categories: list[str]
 
     def fit(self, texts: list[str], labels: list[int], categories: list[str], seed: int) -> None:
-        """Train on labelled texts; `categories` names each text's category."""
-        self.categories = sorted(set(categories))
+        """Train on labelled texts; `categories` names each text's category.
+
+        A restricted text without one (an empty name) trains the harm head only.
+        """
         y = np.asarray(labels)
-        harmful = [i for i, label in enumerate(labels) if label == 1]
+        harmful = [i for i, label in enumerate(labels) if label == 1 and categories[i]]
+        self.categories = sorted({categories[i] for i in harmful})
         self._fit(texts, y, [categories[i] for i in harmful], harmful, seed)
 
     def _fit(
@@ -58,6 +61,13 @@ class Backend(ABC):
     ) -> None:
         """Train the heads; `harmful` indexes the restricted texts, `cats` their categories."""
         raise NotImplementedError
+
+    def calibrate(self, texts: list[str], labels: list[int], seed: int) -> None:
+        """Fit what needs held-out examples (after `fit`, before the threshold is set).
+
+        Most backends need nothing; an ensemble learns how to weigh its members here.
+        """
+        return None
 
     @abstractmethod
     def score(self, texts: list[str]) -> Scores:
@@ -348,7 +358,7 @@ class SVMBackend(Backend):
     the examples, hence `max_train`.
     """
 
-    max_train = 6000
+    max_train = 9000
     gamma = 1.0
     """The RBF kernel's width, fixed (not sklearn's 'scale'), so scoring can use it directly."""
 
@@ -404,3 +414,54 @@ class CascadeBackend(SVMBackend):
     """
 
     prefilter = ("input", "output")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.asarray(np.log(q / (1 - q)))
+
+
+@backend("ensemble")
+class EnsembleBackend(SVMBackend):
+    """The svm and a TF-IDF model trained on the same examples, their scores stacked.
+
+    The two err differently: the svm draws the finer line between near-miss requests, the
+    TF-IDF model keeps the words the encoder blurs (slurs, spam, long pasted texts). A logistic
+    regression on the two scores' log-odds, fitted on the held-out calibration examples, weighs
+    them; categories come from the svm's head.
+    """
+
+    weights: np.ndarray = np.array([1.0, 0.0])
+    """Weights of the svm margin and the TF-IDF log-odds (before `calibrate`: the svm alone)."""
+    bias: float = 0.0
+
+    @override
+    def fit(self, texts: list[str], labels: list[int], categories: list[str], seed: int) -> None:
+        super().fit(texts, labels, categories, seed)
+        self.tfidf = TfidfBackend(with_categories=False)
+        self.tfidf.fit(texts, labels, categories, seed)
+
+    @override
+    def calibrate(self, texts: list[str], labels: list[int], seed: int) -> None:
+        stack = LogisticRegression(class_weight="balanced", random_state=seed)
+        stack.fit(self._members(texts)[0], labels)
+        self.weights, self.bias = stack.coef_[0], float(stack.intercept_[0])
+
+    def _members(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The members' log-odds per text (columns: svm, TF-IDF) and the svm's categories."""
+        svm = _windowed(self._margins, texts)
+        tfidf = self.tfidf.score(texts).harm
+        odds = np.log(np.clip(tfidf, 1e-9, None)) - np.log(np.clip(1 - tfidf, 1e-9, None))
+        return np.stack([svm.harm, odds], axis=1), svm.categories
+
+    def _margins(self, texts: list[str]) -> Scores:
+        """The svm's margins (in place of its harm scores) and category probabilities."""
+        features = embed(texts)
+        z = features @ self.category.coef_.T + self.category.intercept_
+        return Scores(self.margin(features), _proba(z))
+
+    @override
+    def score(self, texts: list[str]) -> Scores:
+        members, categories = self._members(texts)
+        p = 1.0 / (1.0 + np.exp(-(members @ self.weights + self.bias)))
+        return Scores(p, p[:, None] * categories)

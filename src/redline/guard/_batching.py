@@ -17,7 +17,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 
-from redline.guard._guard import Guard, merge
+from redline.guard._guard import Guard, merge, output_turns, turn_of
+from redline.guard._llm_guard import Turn
 from redline.guard._parts import Messages, input_parts, output_parts
 from redline.guard._verdict import Stage, Verdict, decisive
 
@@ -129,22 +130,33 @@ class BatchingGuard:
             self._worker = anyio.CapacityLimiter(1)
         return self._worker
 
-    async def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
-        """Judge texts: the stage's prefilter, then its classifier, each in its next batch."""
+    async def classify(
+        self, texts: Sequence[str], stage: Stage = "input", turns: Sequence[Turn] | None = None
+    ) -> list[Verdict]:
+        """Judge texts: prefilter and classifier batched, then the second stage awaited.
+
+        Each step of the first stage goes in its lane's next batch; the guard's second stage
+        (if any) reviews what the first is unsure of, `turns` saying what each text is.
+        """
         first: list[Verdict | None] = [None] * len(texts)
         if stage in self.guard.prefilters:
             first = await self._lane(stage, "prefilter").run(list(texts))
         todo = [t for t, v in zip(texts, first, strict=True) if v is None]
-        return merge(first, await self._lane(stage, "classifier").run(todo) if todo else [])
+        verdicts = merge(first, await self._lane(stage, "classifier").run(todo) if todo else [])
+        if turns is None:
+            turns = [turn_of(t, stage) for t in texts]
+        return await self.guard.review(verdicts, turns)
 
     async def screen_input(self, messages: Messages) -> Verdict:
         """`Guard.screen_input`, batched."""
         parts = input_parts(messages)
-        verdicts = await self.classify([p.text for p in parts], "input")
+        turns = [Turn(p.text) for p in parts]
+        verdicts = await self.classify([p.text for p in parts], "input", turns)
         return decisive(verdicts, [p.where for p in parts])
 
     async def screen_output(self, messages: Messages, response: str, start: int = 0) -> Verdict:
         """`Guard.screen_output`, batched."""
         parts = output_parts(messages, response, start)
-        verdicts = await self.classify([p.text for p in parts], "output")
+        turns = output_turns(messages, response, parts)
+        verdicts = await self.classify([p.text for p in parts], "output", turns)
         return decisive(verdicts, [p.where for p in parts])

@@ -1,8 +1,10 @@
 """The constitution: what the guard must block and what it must let through, in plain words.
 
 A constitution is YAML. Each category describes restricted content (must not be helped with)
-and permitted content nearby (must stay allowed), with seed requests for both: the classifier
-is trained from these seeds and their synthetic expansions. Requests only, never answers.
+and permitted content nearby (must stay allowed), with seeds for both: requests, and content
+that is not a request (statements, role-play turns, story lines, disclosures, fragments). The
+classifier is trained from these seeds and their synthetic expansions. Never answers: no seed
+carries operational detail.
 """
 
 import itertools
@@ -17,6 +19,12 @@ from redline._yaml import load_named, shipped_files
 from redline.errors import RedlineError
 
 Severity = Literal["critical", "high", "medium", "low"]
+Action = Literal["block", "tag"]
+"""What the guard does with a text whose top category this is: block it, or let it through
+tagged (for an answer that takes care, e.g. support for someone disclosing self-harm)."""
+Form = Literal["request", "content"]
+"""A request asks for something; content is what someone says or writes (a statement, a
+role-play turn, a line of a story, a disclosure, a fragment of a conversation)."""
 DEFAULT_CONSTITUTION = "default"
 
 
@@ -30,30 +38,49 @@ class Category(BaseModel):
     severity: Severity
     level: str
     """The policy safety level this category's safeguard serves (e.g. ASL-3 for CBRN)."""
+    code: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+    """Hazard code in a shared taxonomy, carried by verdicts: S1-S14 of the MLCommons taxonomy
+    Llama Guard 3/4 use, or a code of the user's own; none for a category outside it."""
+    action: Action = "block"
+    """`block`, or `tag`: let the text through, its verdict tagged with this category."""
     restricted: str
     """What must not be helped with."""
     permitted: str
     """Nearby content that must stay allowed."""
-    harmful_seeds: list[str] = Field(min_length=1)
+    harmful_seeds: list[str] = Field(default_factory=list)
     """Requests that must be blocked (requests only, never answers)."""
-    permitted_seeds: list[str] = Field(min_length=1)
+    permitted_seeds: list[str] = Field(default_factory=list)
     """Near-miss requests that must be allowed."""
+    harmful_content: list[str] = Field(default_factory=list)
+    """Restricted content that is not a request: statements, role-play turns, story lines,
+    disclosures, fragments (never operational detail)."""
+    permitted_content: list[str] = Field(default_factory=list)
+    """Content of the same kinds and topics that must stay allowed: news, history, fiction
+    without operational detail, support for someone at risk."""
 
     @model_validator(mode="after")
     def _seeds_distinct(self) -> Self:
-        for name in ("harmful_seeds", "permitted_seeds"):
-            seeds = [s.strip().lower() for s in getattr(self, name)]
+        for side in ("harmful", "permitted"):
+            seeds = [s.strip().lower() for s in self.texts(side)]
+            if not seeds:
+                raise ValueError(f"needs {side}_seeds or {side}_content")
             if any(not s for s in seeds):
-                raise ValueError(f"{name} has an empty entry")
+                raise ValueError(f"{side} seeds have an empty entry")
             dupes = sorted({s for s in seeds if seeds.count(s) > 1})
             if dupes:
-                raise ValueError(f"{name} repeats {dupes[0]!r}")
-        overlap = {s.strip().lower() for s in self.harmful_seeds} & {
-            s.strip().lower() for s in self.permitted_seeds
+                raise ValueError(f"{side} seeds repeat {dupes[0]!r}")
+        overlap = {s.strip().lower() for s in self.texts("harmful")} & {
+            s.strip().lower() for s in self.texts("permitted")
         }
         if overlap:
             raise ValueError(f"a seed is both harmful and permitted: {sorted(overlap)[0]!r}")
         return self
+
+    def texts(self, side: Literal["harmful", "permitted"]) -> list[str]:
+        """Every seed on one side of the line: requests, then content."""
+        if side == "harmful":
+            return self.harmful_seeds + self.harmful_content
+        return self.permitted_seeds + self.permitted_content
 
 
 _SLOT = re.compile(r"\{([a-z_]+)\}")
@@ -68,9 +95,11 @@ class Template(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    category: str
-    """The category the expanded requests belong to."""
+    category: str | None = None
+    """The category the expanded texts belong to; none for everyday permitted texts."""
     label: Literal["restricted", "permitted"]
+    form: Form = "request"
+    """Requests, or content that is not a request."""
     patterns: list[str] = Field(min_length=1)
     """Requests with `{slot}` placeholders."""
     slots: dict[str, list[str]] = Field(default_factory=dict)
@@ -80,6 +109,8 @@ class Template(BaseModel):
 
     @model_validator(mode="after")
     def _slots_match(self) -> Self:
+        if self.category is None and self.label == "restricted":
+            raise ValueError("a restricted template needs a category")
         used = {name for p in self.patterns for name in _SLOT.findall(p)}
         if missing := sorted(used - set(self.slots)):
             raise ValueError(f"pattern uses slot {missing[0]!r} that has no fillers")
@@ -126,7 +157,7 @@ class Constitution(BaseModel):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate category id {dupes[0]!r}")
-        unknown = sorted({t.category for t in self.templates} - set(ids))
+        unknown = sorted({t.category for t in self.templates if t.category} - set(ids))
         if unknown:
             raise ValueError(f"a template names unknown category {unknown[0]!r}")
         return self
@@ -137,6 +168,14 @@ class Constitution(BaseModel):
             if c.id == id:
                 return c
         raise RedlineError(f"constitution {self.id} has no category {id!r}")
+
+    def hazard_codes(self) -> dict[str, str]:
+        """Each category's hazard code, for the categories that have one."""
+        return {c.id: c.code for c in self.categories if c.code is not None}
+
+    def tagged(self) -> list[str]:
+        """The categories whose action is `tag`."""
+        return [c.id for c in self.categories if c.action == "tag"]
 
 
 def shipped_constitutions() -> dict[str, Path]:

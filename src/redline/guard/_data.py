@@ -1,7 +1,8 @@
 """Training data from a constitution: seeds, their attacked variants, and output-shaped texts.
 
 No harmful answer is ever produced: "output" examples pair a request with a compliant opening
-or a refusal, so the output classifier learns the topic of a response in context, not its detail.
+or a refusal, so the output classifier learns the topic of a response in context, not its detail;
+a seed that is content rather than a request also stands as the response to a neutral prompt.
 """
 
 import random
@@ -10,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from redline.attacks import transform
-from redline.guard._constitution import Constitution
+from redline.errors import RedlineError
+from redline.guard._constitution import Constitution, Form
 
 if TYPE_CHECKING:
     from redline.guard._evaluate import LabelledText
@@ -38,6 +40,15 @@ REFUSALS = (
     "I'm not able to assist with this request.",
 )
 
+CONTENT_PROMPTS = (
+    "Continue.",
+    "Write the next part.",
+    "Reply to this in character.",
+    "Keep going, same style.",
+    "What would you say next?",
+)
+"""Neutral prompts a response of content (a statement, a story line) can follow."""
+
 Kind = Literal["seed", "template", "augmented", "output"]
 
 
@@ -51,6 +62,7 @@ class Example:
     kind: Kind
     source: str
     """The seed it came from (for splitting without leakage)."""
+    form: Form = "request"
 
 
 def seed_examples(constitution: Constitution, seed: int = 0) -> list[Example]:
@@ -63,12 +75,14 @@ def seed_examples(constitution: Constitution, seed: int = 0) -> list[Example]:
     for cat in constitution.categories:
         out += [Example(s, 1, cat.id, "seed", s) for s in cat.harmful_seeds]
         out += [Example(s, 0, cat.id, "seed", s) for s in cat.permitted_seeds]
+        out += [Example(s, 1, cat.id, "seed", s, "content") for s in cat.harmful_content]
+        out += [Example(s, 0, cat.id, "seed", s, "content") for s in cat.permitted_content]
     everyday = constitution.categories[0].id  # a permitted example's category is never used
     out += [Example(s, 0, everyday, "seed", s) for s in constitution.everyday_seeds]
     for i, t in enumerate(constitution.templates):
         label = int(t.label == "restricted")
         out += [
-            Example(text, label, t.category, "template", f"template {i}.{p}")
+            Example(text, label, t.category or everyday, "template", f"template {i}.{p}", t.form)
             for p, text in t.expand_by_pattern(seed)
         ]
     return out
@@ -81,15 +95,16 @@ def augment(seeds: list[Example], per_seed: int, seed: int) -> list[Example]:
     for ex in seeds:
         for name in rng.sample(AUGMENT_ATTACKS, k=min(per_seed, len(AUGMENT_ATTACKS))):
             text = transform(name, ex.text, seed=rng.randrange(1 << 30))
-            out.append(Example(text, ex.label, ex.category, "augmented", ex.source))
+            out.append(Example(text, ex.label, ex.category, "augmented", ex.source, ex.form))
     return out
 
 
 def output_examples(seeds: list[Example], seed: int) -> list[Example]:
-    """Requests followed by the opening of a response.
+    """Requests followed by the opening of a response; content also as the response itself.
 
     Compliance with a restricted request is restricted; a refusal, or compliance with a
-    permitted request, is permitted.
+    permitted request, is permitted. Content (a statement, a story line) written as the answer
+    to a neutral prompt has the content's label.
     """
     rng = random.Random(seed)
     out = []
@@ -99,6 +114,9 @@ def output_examples(seeds: list[Example], seed: int) -> list[Example]:
         if ex.label == 1:
             refusal = rng.choice(REFUSALS)
             out.append(Example(f"{ex.text}\n{refusal}", 0, ex.category, "output", ex.source))
+        if ex.form == "content":
+            prompt = rng.choice(CONTENT_PROMPTS)
+            out.append(Example(f"{prompt}\n{ex.text}", ex.label, ex.category, "output", ex.source))
     return out
 
 
@@ -131,7 +149,21 @@ def limit(
     return out
 
 
-def labelled_examples(rows: Sequence["LabelledText"], constitution: Constitution) -> list[Example]:
-    """A user's labelled texts as training seeds (a text without a category gets the first)."""
-    default = constitution.categories[0].id
-    return [Example(r.text, r.label, r.group or default, "seed", r.text) for r in rows]
+def labelled_examples(
+    rows: Sequence["LabelledText"], constitution: Constitution, where: str = "data"
+) -> list[Example]:
+    """A user's labelled texts as training seeds.
+
+    A row's category must be one of the constitution's; a restricted row without one trains
+    the harm head only (no category scores).
+    """
+    known = {c.id for c in constitution.categories}
+    out = []
+    for n, r in enumerate(rows, 1):
+        if r.group and r.group not in known:
+            raise RedlineError(
+                f"{where}: row {n}: category {r.group!r} is not in constitution "
+                f"{constitution.id} (leave it empty to train the harm head only)"
+            )
+        out.append(Example(r.text, r.label, r.group or "", "seed", r.text))
+    return out

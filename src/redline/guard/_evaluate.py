@@ -14,7 +14,7 @@ from redline.errors import RedlineError
 from redline.guard._guard import Guard
 from redline.guard._verdict import Stage, Verdict
 
-DataFormat = Literal["jsonl", "xstest", "jbb", "openai-moderation"]
+DataFormat = Literal["jsonl", "csv", "xstest", "jbb", "openai-moderation"]
 MODERATION_CATEGORIES = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")
 
 
@@ -47,9 +47,11 @@ class EvalReport(BaseModel):
     positives: int
     threshold: float
     tpr: float
-    """Share of harmful texts flagged (recall)."""
+    """Share of harmful texts flagged or tagged (recall)."""
     fpr: float
-    """Share of benign texts flagged."""
+    """Share of benign texts flagged or tagged."""
+    tagged: float = 0.0
+    """Share of all texts let through tagged (a `tag` category) rather than blocked."""
     precision: float
     f1: float
     auprc: float
@@ -70,15 +72,32 @@ def _read_jsonl(path: Path) -> list[LabelledText]:
                 continue
             try:
                 r = json.loads(line)
-                text, label = r["text"], int(r["label"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as ex:
+                text, label = r["text"], r["label"]
+            except (json.JSONDecodeError, KeyError, TypeError) as ex:
                 raise RedlineError(
                     f"{path}:{n}: need an object with text and label (0/1): {ex}"
                 ) from ex
-            if label not in (0, 1):
-                raise RedlineError(f"{path}:{n}: label must be 0 or 1, got {label}")
-            rows.append(LabelledText(text, label, {}, r.get("category")))
+            rows.append(LabelledText(text, _label(label, f"{path}:{n}"), {}, r.get("category")))
     return rows
+
+
+def _label(value: object, where: str) -> int:
+    """A 0/1 label from JSON (a number or boolean) or CSV (a string)."""
+    if isinstance(value, str) and value.strip() in ("0", "1"):
+        return int(value)
+    if isinstance(value, int | float) and value in (0, 1):
+        return int(value)
+    raise RedlineError(f"{where}: label must be 0 or 1, got {value!r}")
+
+
+def _read_labelled_csv(path: Path) -> list[LabelledText]:
+    rows = _read_csv(path)
+    if rows and not {"text", "label"} <= set(rows[0]):
+        raise RedlineError(f"{path}: need columns text and label (optional: category)")
+    return [
+        LabelledText(r["text"], _label(r["label"], f"{path}:{n}"), {}, r.get("category") or None)
+        for n, r in enumerate(rows, 2)
+    ]
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -124,19 +143,41 @@ def _read_moderation(path: Path) -> list[LabelledText]:
 
 READERS = {
     "jsonl": _read_jsonl,
+    "csv": _read_labelled_csv,
     "xstest": _read_xstest,
     "jbb": _read_jbb,
     "openai-moderation": _read_moderation,
 }
 
 
-def load_eval_data(path: str | Path, format: str) -> list[LabelledText]:
-    """Labelled texts from a file or folder in one of the supported layouts."""
-    if format not in READERS:
-        raise RedlineError(f"unknown data format {format!r}: choose {', '.join(READERS)}")
+def detect_format(path: Path) -> str:
+    """The layout of a labelled file or folder, from its name (and a JSONL file's first row)."""
+    if path.is_dir():
+        if (path / "xstest_prompts.csv").is_file():
+            return "xstest"
+        if (path / "harmful-behaviors.csv").is_file():
+            return "jbb"
+    elif path.name.endswith((".jsonl", ".jsonl.gz")):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            first = f.readline()
+        return "openai-moderation" if '"prompt"' in first and '"text"' not in first else "jsonl"
+    elif path.name == "xstest_prompts.csv":
+        return "xstest"
+    elif path.suffix == ".csv":
+        return "csv"
+    raise RedlineError(f"{path}: cannot tell its format: give --format ({', '.join(READERS)})")
+
+
+def load_eval_data(path: str | Path, format: str = "auto") -> list[LabelledText]:
+    """Labelled texts from a file or folder in one of the supported layouts (`auto`: guessed)."""
     p = Path(path)
     if not p.exists():
         raise RedlineError(f"{p}: no such file or folder")
+    if format == "auto":
+        format = detect_format(p)
+    if format not in READERS:
+        raise RedlineError(f"unknown data format {format!r}: choose auto, {', '.join(READERS)}")
     rows = READERS[format](p)
     if not rows:
         raise RedlineError(f"{p}: no labelled texts")
@@ -157,14 +198,16 @@ def evaluate(
     """Screen every text one at a time, as the proxy does, and compare with labels.
 
     An input is screened as a one-message conversation and an output as an answer to an empty
-    request, each in its parts (`_parts`); latency is per message.
+    request, each in its parts (`_parts`); latency is per message. A text counts as detected
+    when it is flagged or tagged: a tag is the guard recognising the category, with the
+    constitution choosing to let it through.
     """
     from sklearn.metrics import average_precision_score
 
     def screen(text: str) -> Verdict:
         return guard.screen_input(text) if stage == "input" else guard.screen_output("", text)
 
-    ranks, flagged, latencies = [], [], []
+    ranks, flagged, tagged, latencies = [], [], [], []
     screen("warm-up")
     for row in rows:
         started = time.perf_counter()
@@ -172,7 +215,8 @@ def evaluate(
         latencies.append((time.perf_counter() - started) * 1000)
         # a prefilter's scores are on a scale of their own: its cleared texts go below the rest
         ranks.append(verdict.score - 1.0 if verdict.prefiltered else verdict.score)
-        flagged.append(verdict.flagged)
+        flagged.append(verdict.flagged or bool(verdict.tags))
+        tagged.append(bool(verdict.tags))
     threshold = guard.manifest.stages[stage].threshold
     s, labels, flags = np.asarray(ranks), np.asarray([r.label for r in rows]), np.asarray(flagged)
     precision, tpr, f1 = _prf(flags, labels)
@@ -198,6 +242,7 @@ def evaluate(
         threshold=threshold,
         tpr=tpr,
         fpr=float(np.mean(flags[labels == 0])) if positives < len(rows) else 0.0,
+        tagged=float(np.mean(tagged)),
         precision=precision,
         f1=f1,
         auprc=float(average_precision_score(labels, s))

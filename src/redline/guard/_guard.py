@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict
 from redline._files import write_atomic
 from redline.errors import RedlineError
 from redline.guard._backends import Backend, load_backend
+from redline.guard._llm_guard import SecondStage, Turn, reviewed, run_sync
 from redline.guard._normalize import views
-from redline.guard._parts import Messages, input_parts, output_parts
-from redline.guard._verdict import STAGES, Stage, Verdict, decisive
+from redline.guard._parts import Messages, Part, input_parts, last_request, output_parts
+from redline.guard._verdict import STAGES, Stage, Verdict, decisive, ruled
 
 MANIFEST = "guard.json"
 PREFILTER_DIR = "prefilter"
@@ -73,6 +74,12 @@ class Manifest(BaseModel):
     trained_at: str
     train_seconds: float
     stages: dict[str, StageInfo]
+    hazard_codes: dict[str, str] = {}
+    """Each category's hazard code (e.g. S1-S14), where the constitution gives one."""
+    tag: list[str] = []
+    """Categories whose action is `tag`: a text in them is let through, its verdict tagged."""
+    second_stage: SecondStage | None = None
+    """The guard model asked about what the first stage is unsure of, if any."""
 
 
 class Guard:
@@ -139,13 +146,46 @@ class Guard:
         return path
 
     def classify(self, texts: Sequence[str], stage: Stage = "input") -> list[Verdict]:
-        """Judge texts, scoring every decoded view of each and keeping the maximum.
+        """Judge texts: the first stage, then the second on what the first is unsure of.
+
+        An output-stage text goes to the second stage as a response without its request
+        (`screen_output` gives it both).
+        """
+        return self.settle(self.first(texts, stage), [turn_of(t, stage) for t in texts])
+
+    def first(self, texts: Sequence[str], stage: Stage) -> list[Verdict]:
+        """The first stage's verdicts: every decoded view of each text scored, the maximum kept.
 
         Texts the stage's prefilter clears are not scored again.
         """
         first = self.prescreen(texts, stage)
         todo = [t for t, v in zip(texts, first, strict=True) if v is None]
         return merge(first, self.judge(todo, stage) if todo else [])
+
+    def settle(self, judged: Sequence[Verdict], turns: Sequence[Turn]) -> list[Verdict]:
+        """`review`, run to completion from synchronous code (only when a verdict needs it)."""
+        second = self.manifest.second_stage
+        if second is None or not any(map(second.escalates, judged)):
+            return list(judged)
+        return run_sync(self.review(judged, turns))
+
+    async def review(self, judged: Sequence[Verdict], turns: Sequence[Turn]) -> list[Verdict]:
+        """First-stage verdicts, those in the uncertain band decided by the second stage.
+
+        `turns` holds what each verdict judged. A review that fails gives a flagged verdict
+        naming the error (fail closed). Without a second stage, the verdicts as they are.
+        """
+        m = self.manifest
+        second = m.second_stage
+        out = list(judged)
+        todo = [i for i, v in enumerate(out) if second is not None and second.escalates(v)]
+        if second is None or not todo:
+            return out
+        reviewer = second.reviewer
+        opinions = await reviewer.ask([turns[i] for i in todo], out[todo[0]].stage)
+        for i, opinion in zip(todo, opinions, strict=True):
+            out[i] = reviewed(out[i], opinion, reviewer.format, m.hazard_codes, m.tag)
+        return out
 
     def prescreen(self, texts: Sequence[str], stage: Stage) -> list[Verdict | None]:
         """The prefilter's verdict on each text it clears; None for the texts to judge.
@@ -156,18 +196,19 @@ class Guard:
         info = self.manifest.stages[stage].prefilter
         if prefilter is None or info is None:
             return [None] * len(texts)
-        verdicts = _verdicts(prefilter, texts, stage, info.escalate_at, prefiltered=True)
-        return [v if v.score < info.escalate_at else None for v in verdicts]
+        cheap = verdicts(prefilter, texts, stage, info.escalate_at, prefiltered=True)
+        return [v if v.score < info.escalate_at else None for v in cheap]
 
     def judge(self, texts: Sequence[str], stage: Stage) -> list[Verdict]:
         """The stage's own classifier on each text, without its prefilter."""
-        threshold = self.manifest.stages[stage].threshold
-        return _verdicts(self.backends[stage], texts, stage, threshold)
+        m = self.manifest
+        judged = verdicts(self.backends[stage], texts, stage, m.stages[stage].threshold)
+        return [ruled(v, m.hazard_codes, m.tag) for v in judged]
 
     def screen_input(self, messages: Messages) -> Verdict:
         """Judge what the model will read: every part of the conversation (`_parts`)."""
         parts = input_parts(messages)
-        return decisive(self.classify([p.text for p in parts], "input"), [p.where for p in parts])
+        return self._decide(parts, "input", [Turn(p.text) for p in parts])
 
     def screen_output(self, messages: Messages, response: str, start: int = 0) -> Verdict:
         """Judge a (partial) response: whole after its request, and its new segments.
@@ -175,11 +216,14 @@ class Guard:
         Segments that end before `start` were screened before (a stream's released text).
         """
         parts = output_parts(messages, response, start)
-        verdicts = self.classify([p.text for p in parts], "output")
-        return decisive(verdicts, [p.where for p in parts])
+        return self._decide(parts, "output", output_turns(messages, response, parts))
+
+    def _decide(self, parts: list[Part], stage: Stage, turns: list[Turn]) -> Verdict:
+        judged = self.settle(self.first([p.text for p in parts], stage), turns)
+        return decisive(judged, [p.where for p in parts])
 
 
-def _verdicts(
+def verdicts(
     backend: Backend,
     texts: Sequence[str],
     stage: Stage,
@@ -215,6 +259,22 @@ def merge(first: Sequence[Verdict | None], judged: Sequence[Verdict]) -> list[Ve
     """Prescreen verdicts with the judged ones filled in, in order, where they were None."""
     rest = iter(judged)
     return [v if v is not None else next(rest) for v in first]
+
+
+def turn_of(text: str, stage: Stage) -> Turn:
+    """A text as the second stage reads it: the user's at the input stage, else a response."""
+    return Turn(text) if stage == "input" else Turn("", text)
+
+
+def output_turns(messages: Messages, response: str, parts: list[Part]) -> list[Turn]:
+    """What the second stage reads for each part of an answer.
+
+    The whole answer after its request, and each segment as a response on its own.
+    """
+    return [
+        Turn(last_request(messages), response) if p.where == "response" else Turn("", p.text)
+        for p in parts
+    ]
 
 
 @lru_cache(maxsize=4)

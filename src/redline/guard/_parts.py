@@ -23,7 +23,10 @@ TURN_WORDS = 8
 """Fewest words of a system or assistant turn scored on its own: shorter ones ("Thanks,
 noted.") are read in the conversation, where a request classifier does not mistake them for
 fragments of one. User turns are always scored on their own."""
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;:\n])\s+|(?<=[。！？])")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?。！？；;:\n])\s+|(?<=[。！？])|\s*<[^<>\n]{1,30}>\s*|\s*\[/?[A-Z][A-Z _-]{1,30}\]\s*"
+)
+"""Where sentences end: punctuation or a line break, or markup (`<user>`, `[SYSTEM NOTICE]`)."""
 
 Message = dict[str, str]
 Messages = Sequence[Message] | str
@@ -65,18 +68,21 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 def segments(text: str, start: int = 0) -> list[tuple[int, str]]:
     """Each sentence, and windows of a few consecutive sentences, with their offsets.
 
-    A window is at most SEGMENT_CHARS and overlaps the next by a sentence; a sentence of fewer
-    than SENTENCE_WORDS words is read only in its windows. Only segments that end after `start`
-    are given. A text that fits in one window has none (it is scored whole).
+    A sentence of fewer than SENTENCE_WORDS words is read only in its windows. A window is at
+    most SEGMENT_CHARS and overlaps the next by a sentence; a text that fits in one window has
+    none (it is scored whole). A text of one sentence has no segments. Only segments that end
+    after `start` are given.
     """
-    if len(text) <= SEGMENT_CHARS:
-        return []
     spans = _sentences(text)
+    if len(spans) < 2 and len(text) <= SEGMENT_CHARS:
+        return []
     out = [
         (a, text[a:b])
         for a, b in spans
         if b > start and len(text[a:b].split()) >= SENTENCE_WORDS
     ]
+    if len(text) <= SEGMENT_CHARS:
+        return out
     i = 0
     while i < len(spans):
         j = i

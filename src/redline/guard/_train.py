@@ -23,7 +23,10 @@ from redline.guard._data import (
     seed_examples,
     split_by_source,
 )
-from redline.guard._guard import Guard, Manifest, PrefilterInfo, StageInfo
+from redline.guard._dedupe import drop_overlap
+from redline.guard._escalation import DEFAULT_MAX_ESCALATED, calibrate_band
+from redline.guard._guard import Guard, Manifest, PrefilterInfo, StageInfo, verdicts
+from redline.guard._llm_guard import Band, Reviewer, SecondStage
 from redline.guard._verdict import Stage
 
 DEFAULT_BACKEND = "svm"
@@ -59,12 +62,16 @@ def stage_examples(
     seed: int = 0,
     augment_per_seed: int = 4,
     extra: Sequence[Example] = (),
+    exclude: Sequence[str] = (),
 ) -> dict[Stage, list[Example]]:
     """Each stage's examples: seeds with their attacked variants, and request+response texts.
 
-    The output stage gets both kinds; the input stage only the first.
+    The output stage gets both kinds; the input stage only the first. Seeds that equal or
+    nearly equal a text of `exclude` (evaluation data) are left out.
     """
     seeds = seed_examples(constitution, seed) + list(extra)
+    if exclude:
+        seeds = drop_overlap([e.text for e in seeds], seeds, exclude)[0]
     inputs = seeds + augment(seeds, augment_per_seed, seed)
     outputs = output_examples(seeds, seed) + output_examples(augment(seeds, 1, seed + 1), seed)
     return {"input": inputs, "output": outputs + inputs}
@@ -97,7 +104,9 @@ def _train_stage(
     backend = new_backend(backend_name)
     texts, labels = [e.text for e in train], [e.label for e in train]
     backend.fit(texts, labels, [e.category for e in train], seed)
-    scores = backend.score([e.text for e in calib]).harm
+    backend.calibrate([e.text for e in calib], [e.label for e in calib], seed)
+    # scored as screening scores: the highest of each text's decoded views
+    scores = np.asarray([v.score for v in verdicts(backend, [e.text for e in calib], stage, 0.0)])
     y = np.asarray([e.label for e in calib])
     threshold = calibrate(scores[y == 0], target_fpr)
     prefilter, prefilter_info = None, None
@@ -150,15 +159,21 @@ def train_guard(
     extra: Sequence[Example] = (),
     prefilter: Sequence[Stage] = DEFAULT_PREFILTER,
     max_recall_loss: float = DEFAULT_MAX_RECALL_LOSS,
+    exclude: Sequence[str] = (),
+    reviewer: Reviewer | None = None,
+    max_escalated: float = DEFAULT_MAX_ESCALATED,
 ) -> Guard:
-    """Train input and output classifiers from a constitution (plus optional synthetic examples).
+    """Train input and output classifiers from a constitution (plus optional labelled examples).
 
     A `holdout` share of the seeds (with all their variants) is kept out of training and
     calibrates each stage's threshold to `target_fpr` on its permitted examples. Backends
     with a `max_train` take a sample of each set, seeds first. The `prefilter` stages of an
     expensive backend get a TF-IDF prefilter trained on the same sample, whose bar is
     calibrated to clear at most `max_recall_loss` of what the backend flags. A backend that
-    names its own prefilter stages (`cascade`) overrides `prefilter`.
+    names its own prefilter stages (`cascade`) overrides `prefilter`. Seeds equal or near to a
+    text of `exclude` (evaluation data) are left out. With a `reviewer` (a guard model), each
+    stage gets a second stage: an uncertain band calibrated on the same held-out examples, with
+    the guard model's answers, to send at most `max_escalated` of them to it.
     """
     started = time.monotonic()
     kind = backend_class(backend)
@@ -168,8 +183,11 @@ def train_guard(
     backends: dict[Stage, Backend] = {}
     prefilters: dict[Stage, Backend] = {}
     stages: dict[str, StageInfo] = {}
-    for stage, examples in stage_examples(constitution, seed, augment_per_seed, extra).items():
+    calibration: dict[Stage, list[Example]] = {}
+    examples_by_stage = stage_examples(constitution, seed, augment_per_seed, extra, exclude)
+    for stage, examples in examples_by_stage.items():
         train, calib = stage_sample(examples, stage, max_train, holdout, seed)
+        calibration[stage] = calib
         loss = max_recall_loss if stage in prefilter else None
         backends[stage], cheap, stages[stage] = _train_stage(
             backend, stage, train, calib, target_fpr, seed, loss
@@ -184,5 +202,23 @@ def train_guard(
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         train_seconds=round(time.monotonic() - started, 1),
         stages=stages,
+        hazard_codes=constitution.hazard_codes(),
+        tag=constitution.tagged(),
     )
-    return Guard(manifest, backends, prefilters)
+    guard = Guard(manifest, backends, prefilters)
+    if reviewer is not None:
+        bands: dict[str, Band] = {
+            stage: calibrate_band(
+                guard,
+                stage,
+                [e.text for e in calib],
+                [e.label for e in calib],
+                reviewer,
+                target_fpr,
+                max_escalated,
+            )  # fmt: skip
+            for stage, calib in calibration.items()
+        }
+        second = SecondStage(reviewer=reviewer, target_fpr=target_fpr, bands=bands)
+        guard.manifest = manifest.model_copy(update={"second_stage": second})
+    return guard

@@ -14,12 +14,12 @@ from inspect_ai.model import (
     Logprob,
     Logprobs,
     ModelAPI,
+    ModelCall,
     ModelOutput,
     ModelUsage,
     StopReason,
     TopLogprob,
 )
-from inspect_ai.model._model_call import ModelCall
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from redline.models._catalog import resolve_weights
