@@ -7,7 +7,8 @@ A tagged text (a `tag` category, e.g. a self-harm disclosure let through for a s
 answer) counts as detected.
 
 Usage: python bench/guard_quality.py [--backend svm [--backend ensemble ...]] [--members]
-       [--data ../shared/data] [--guard DIR] [--out FILE]
+       [--data ../shared/data] [--guard DIR [--without-multilingual | --multilingual-delta]]
+       [--out FILE]
 Every text is screened as the proxy screens it, in its parts.
 With --members, an ensemble's svm and TF-IDF members are measured too, each as a guard of its
 own: the same fitted models, the input threshold calibrated alone as training calibrates it.
@@ -53,7 +54,21 @@ def main() -> None:
     parser.add_argument("--members", action="store_true", help="also an ensemble's members")
     parser.add_argument("--out", type=Path, default=Path("bench/results/guard_quality.json"))
     parser.add_argument("--guard", type=Path, help="evaluate this trained guard instead")
+    parser.add_argument(
+        "--without-multilingual",
+        action="store_true",
+        help="also evaluate the --guard without its multilingual head (English classifier only)",
+    )
+    parser.add_argument(
+        "--multilingual-delta",
+        action="store_true",
+        help="only what the --guard's multilingual head changes: the texts with a part it reads, "
+        "screened with and without it",
+    )
     args = parser.parse_args()
+    if args.multilingual_delta:
+        multilingual_delta(args.guard, args.data, args.out)
+        return
 
     data = {name: load_eval_data(args.data / path) for name, path in SETS.items()}
     every_text = [r.text for rows in data.values() for r in rows]
@@ -64,6 +79,10 @@ def main() -> None:
     if args.guard:  # trained earlier: its manifest says how long training took
         given = Guard.load(args.guard)
         guards[str(args.guard)] = given, given.manifest.train_seconds
+        if args.without_multilingual and given.multilingual is not None:
+            alone = copy(given)
+            alone.multilingual = None
+            guards[f"{args.guard} without its multilingual head"] = alone, 0.0
     for backend in args.backend or ([] if args.guard else [DEFAULT_BACKEND]):
         started = time.perf_counter()
         guard = train_guard(constitution, backend=backend, seed=args.seed, exclude=every_text)
@@ -98,6 +117,50 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
+
+
+def multilingual_delta(folder: Path, data_dir: Path, out: Path) -> None:
+    """Each set's texts the multilingual head reads (a part of them routed to it), screened
+    with and without the head: what it flags or clears beyond the English classifier.
+
+    Every other text's verdict is the English classifier's alone, so this is the whole change
+    the head makes to the set's figures.
+    """
+    from redline.guard._language import detect
+    from redline.guard._parts import input_parts
+
+    guard = Guard.load(folder)
+    alone = copy(guard)
+    alone.multilingual = None
+    console = Console()
+    table = Table(title=f"What the multilingual head of {folder} changes (input screen)")
+    for column in ("set", "n", "routed", "harmful routed", "newly flagged: harmful", "benign"):
+        table.add_column(column, justify="right")
+    results = {}
+    for name, path in SETS.items():
+        rows = load_eval_data(data_dir / path)
+        routed = [r for r in rows if any(detect(p.text).multilingual for p in input_parts(r.text))]
+        with_head = [guard.screen_input(r.text).flagged for r in routed]
+        without = [alone.screen_input(r.text).flagged for r in routed]
+        gained = [
+            r.label for r, a, b in zip(routed, with_head, without, strict=True) if a and not b
+        ]
+        lost = sum(b and not a for a, b in zip(with_head, without, strict=True))
+        results[name] = {
+            "n": len(rows),
+            "routed": len(routed),
+            "harmful_routed": sum(r.label for r in routed),
+            "newly_flagged_harmful": sum(gained),
+            "newly_flagged_benign": len(gained) - sum(gained),
+            "unflagged": lost,
+        }
+        r = results[name]
+        table.add_row(name, str(len(rows)), str(len(routed)), str(r["harmful_routed"]),
+                      str(r["newly_flagged_harmful"]), str(r["newly_flagged_benign"]))  # fmt: skip
+    console.print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 def members(

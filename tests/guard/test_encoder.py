@@ -75,15 +75,13 @@ def test_the_embedding_cache_is_bounded_in_characters(monkeypatch):
             return np.ones((len(texts), 3))
 
     counting = CountingEncoder()
-    monkeypatch.setattr(_encoder, "_ENCODER", counting)
-    monkeypatch.setattr(_encoder, "_CACHE", {})
-    monkeypatch.setattr(_encoder, "_CACHED_CHARS", 0)
     monkeypatch.setattr(_encoder, "CACHE_CHARS", 100)
-    _encoder.embed(["a" * 60])
-    _encoder.embed(["a" * 60])  # remembered
+    embed = _encoder.Embeddings(lambda: counting)
+    embed(["a" * 60])
+    embed(["a" * 60])  # remembered
     assert counting.texts == 1
-    _encoder.embed(["b" * 60])  # 120 characters would be over the budget: start again
-    assert list(_encoder._CACHE) == ["b" * 60] and _encoder._CACHED_CHARS == 60
+    embed(["b" * 60])  # 120 characters would be over the budget: start again
+    assert list(embed.cache) == ["b" * 60] and embed.chars == 60
 
 
 @pytest.mark.slow

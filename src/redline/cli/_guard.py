@@ -95,6 +95,20 @@ def guard_train(
     max_escalated: Annotated[
         float, typer.Option(help="Most of the calibration examples the second stage may see.")
     ] = 0.1,
+    languages: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--languages",
+            help="A seed file in another language for the multilingual head (repeatable; "
+            "default: the constitution's shipped ones, guard/constitutions/languages/).",
+        ),
+    ] = None,
+    multilingual: Annotated[
+        bool,
+        typer.Option(
+            help="Train the multilingual head (multilingual-e5-small) for text not in English."
+        ),
+    ] = True,
 ) -> None:
     """Train input and output classifiers from a constitution (and your labelled data)."""
     from redline.guard import (
@@ -102,6 +116,7 @@ def guard_train(
         default_guard_dir,
         load_constitution,
         load_eval_data,
+        load_language_seeds,
         train_guard,
     )
 
@@ -123,6 +138,8 @@ def guard_train(
                 review_format, review_model, review_url, review_key_env, review_render
             ),
             max_escalated=max_escalated,
+            languages=load_language_seeds(c, languages) if languages else None,
+            multilingual=multilingual,
         )
         folder = guard.save(out or default_guard_dir())
     for stage, info in guard.manifest.stages.items():
@@ -137,6 +154,14 @@ def guard_train(
                 f"{stage}: {pre.backend} prefilter escalates at {pre.escalate_at:.3f}: clears "
                 f"{pre.calibration_recall_loss:.1%} of calibration flags, escalates "
                 f"{pre.calibration_escalated:.1%} of calibration permitted examples"
+            )
+    head = guard.manifest.multilingual
+    if head is not None:
+        for stage, h in head.stages.items():
+            typer.echo(
+                f"{stage}: multilingual head ({', '.join(head.languages)}), threshold "
+                f"{h.threshold:.3f}, calibration FPR {h.calibration_fpr:.3f} TPR "
+                f"{h.calibration_tpr:.3f} on {h.calibration_examples} examples not in English"
             )
     second = guard.manifest.second_stage
     if second is not None:

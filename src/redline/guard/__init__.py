@@ -24,12 +24,15 @@ from redline.guard._constitution import (
     DEFAULT_CONSTITUTION,
     Category,
     Constitution,
+    LanguageSeeds,
     load_constitution,
+    load_language_seeds,
     shipped_constitutions,
 )
 from redline.guard._exchange import Exchanged, GuardedExchange, Screens, ThreadScreens
 from redline.guard._guard import MANIFEST, Guard, Manifest, default_guard_dir, load_guard
 from redline.guard._keys import ClientKey, hash_key, new_key
+from redline.guard._language import Detection, detect
 from redline.guard._llm_guard import (
     Band,
     GuardFormat,
@@ -128,10 +131,12 @@ __all__ = [
     "Category",
     "ClientKey",
     "Constitution",
+    "Detection",
     "EvalReport",
     "Example",
     "Guard",
     "LabelledText",
+    "LanguageSeeds",
     "Exchanged",
     "GuardedExchange",
     "Manifest",
@@ -146,12 +151,14 @@ __all__ = [
     "backend_names",
     "create_app",
     "default_guard_dir",
+    "detect",
     "evaluate",
     "hash_key",
     "labelled_examples",
     "load_constitution",
     "load_eval_data",
     "load_guard",
+    "load_language_seeds",
     "load_proxy_config",
     "new_key",
     "normalize",

@@ -120,13 +120,18 @@ def _combine(harm: LogisticRegression, category: LogisticRegression, features: A
     return Scores(p, p[:, None] * category.predict_proba(features))
 
 
-def _windowed(score: Callable[[list[str]], Scores], texts: list[str]) -> Scores:
+def _windowed(
+    score: Callable[[list[str]], Scores],
+    texts: list[str],
+    cut: Callable[[str], list[str]] = windows,
+) -> Scores:
     """An encoder backend's scores of texts however long: each the highest of its windows.
 
     The encoder reads only a text's first 256 tokens; without windows a long conversation
-    would hide its end (a request padded with filler, an answer after a long prompt).
+    would hide its end (a request padded with filler, an answer after a long prompt). `cut`
+    gives a text's windows in the encoder's own tokens.
     """
-    split = [windows(t) for t in texts]
+    split = [cut(t) for t in texts]
     if all(len(w) == 1 for w in split):
         return score(texts)
     scores = score([w for ws in split for w in ws])
@@ -362,11 +367,20 @@ class SVMBackend(Backend):
     gamma = 1.0
     """The RBF kernel's width, fixed (not sklearn's 'scale'), so scoring can use it directly."""
 
+    def features(self, texts: list[str]) -> np.ndarray:
+        """The encoder's vectors of texts (each read up to the encoder's length)."""
+        features: np.ndarray = embed(texts)
+        return features
+
+    def windows(self, text: str) -> list[str]:
+        """The text, or overlapping windows of it that the encoder reads whole."""
+        return windows(text)
+
     @override
     def _fit(
         self, texts: list[str], y: np.ndarray, cats: list[str], harmful: list[int], seed: int
     ) -> None:
-        features = embed(texts)
+        features = self.features(texts)
         self.harm = SVC(C=3.0, gamma=self.gamma, class_weight="balanced", random_state=seed)
         self.harm.fit(features, y)
         self.category = LogisticRegression(C=10.0, max_iter=3000, random_state=seed)
@@ -374,10 +388,10 @@ class SVMBackend(Backend):
 
     @override
     def score(self, texts: list[str]) -> Scores:
-        return _windowed(self._score, texts)
+        return _windowed(self._score, texts, self.windows)
 
     def _score(self, texts: list[str]) -> Scores:
-        features = embed(texts)
+        features = self.features(texts)
         p = 1.0 / (1.0 + np.exp(-self.margin(features)))
         z = features @ self.category.coef_.T + self.category.intercept_
         return Scores(p, p[:, None] * _proba(z))
@@ -449,14 +463,14 @@ class EnsembleBackend(SVMBackend):
 
     def _members(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The members' log-odds per text (columns: svm, TF-IDF) and the svm's categories."""
-        svm = _windowed(self._margins, texts)
+        svm = _windowed(self._margins, texts, self.windows)
         tfidf = self.tfidf.score(texts).harm
         odds = np.log(np.clip(tfidf, 1e-9, None)) - np.log(np.clip(1 - tfidf, 1e-9, None))
         return np.stack([svm.harm, odds], axis=1), svm.categories
 
     def _margins(self, texts: list[str]) -> Scores:
         """The svm's margins (in place of its harm scores) and category probabilities."""
-        features = embed(texts)
+        features = self.features(texts)
         z = features @ self.category.coef_.T + self.category.intercept_
         return Scores(self.margin(features), _proba(z))
 

@@ -19,6 +19,7 @@ import anyio
 
 from redline.guard._guard import Guard, merge, output_turns, turn_of
 from redline.guard._llm_guard import Turn
+from redline.guard._multilingual import routed
 from redline.guard._parts import Messages, input_parts, output_parts
 from redline.guard._verdict import Stage, Verdict, decisive
 
@@ -143,6 +144,11 @@ class BatchingGuard:
             first = await self._lane(stage, "prefilter").run(list(texts))
         todo = [t for t, v in zip(texts, first, strict=True) if v is None]
         verdicts = merge(first, await self._lane(stage, "classifier").run(todo) if todo else [])
+        if self.guard.multilingual is not None and routed(list(texts)):
+            # text not in English: the multilingual head too, on the guard's one worker thread
+            verdicts = await anyio.to_thread.run_sync(
+                self.guard.abroad, list(texts), verdicts, stage, limiter=self._thread()
+            )
         if turns is None:
             turns = [turn_of(t, stage) for t in texts]
         return await self.guard.review(verdicts, turns)

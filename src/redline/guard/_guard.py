@@ -5,7 +5,7 @@ subfolder per stage (`input/`, `output/`) holding that stage's trained backend. 
 in `_train`; nothing here loads it, so serving never imports the training data or the attacks.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,8 +15,17 @@ from pydantic import BaseModel, ConfigDict
 from redline._files import write_atomic
 from redline.errors import RedlineError
 from redline.guard._backends import Backend, load_backend
+from redline.guard._language import detect
 from redline.guard._llm_guard import SecondStage, Turn, reviewed, run_sync
-from redline.guard._normalize import views
+from redline.guard._multilingual import (
+    MULTILINGUAL_DIR,
+    MultilingualInfo,
+    head_views,
+    higher,
+    on_scale,
+    routed,
+)
+from redline.guard._normalize import View, views
 from redline.guard._parts import Messages, Part, input_parts, last_request, output_parts
 from redline.guard._verdict import STAGES, Stage, Verdict, decisive, ruled
 
@@ -80,13 +89,17 @@ class Manifest(BaseModel):
     """Categories whose action is `tag`: a text in them is let through, its verdict tagged."""
     second_stage: SecondStage | None = None
     """The guard model asked about what the first stage is unsure of, if any."""
+    multilingual: MultilingualInfo | None = None
+    """The head that also reads text not in English, if the guard has one."""
 
 
 class Guard:
     """Input and output classifiers trained from a constitution, with calibrated thresholds.
 
     A stage may have a prefilter: a cheap classifier that clears what it is confident is
-    permitted, so the stage's own classifier only scores the rest.
+    permitted, so the stage's own classifier only scores the rest. A guard may have a
+    multilingual head (`_multilingual`) that also reads, at both stages, every text not in
+    English.
     """
 
     def __init__(
@@ -94,10 +107,12 @@ class Guard:
         manifest: Manifest,
         backends: dict[Stage, Backend],
         prefilters: dict[Stage, Backend] | None = None,
+        multilingual: Backend | None = None,
     ) -> None:
         self.manifest = manifest
         self.backends = backends
         self.prefilters = prefilters or {}
+        self.multilingual = multilingual
 
     @staticmethod
     def find(folder: str | Path | None = None) -> Path:
@@ -131,7 +146,8 @@ class Guard:
             for stage in STAGES
             if manifest.stages[stage].prefilter is not None
         }
-        return cls(manifest, backends, prefilters)
+        head = load_backend(path / MULTILINGUAL_DIR) if manifest.multilingual else None
+        return cls(manifest, backends, prefilters, head)
 
     def save(self, folder: str | Path) -> Path:
         """Write the guard into `folder` (created if needed)."""
@@ -142,6 +158,9 @@ class Guard:
         for stage, backend in self.prefilters.items():
             (path / stage / PREFILTER_DIR).mkdir(parents=True, exist_ok=True)
             backend.save(path / stage / PREFILTER_DIR)
+        if self.multilingual is not None:
+            (path / MULTILINGUAL_DIR).mkdir(parents=True, exist_ok=True)
+            self.multilingual.save(path / MULTILINGUAL_DIR)
         write_atomic(path / MANIFEST, self.manifest.model_dump_json(indent=2) + "\n")
         return path
 
@@ -156,11 +175,31 @@ class Guard:
     def first(self, texts: Sequence[str], stage: Stage) -> list[Verdict]:
         """The first stage's verdicts: every decoded view of each text scored, the maximum kept.
 
-        Texts the stage's prefilter clears are not scored again.
+        Texts the stage's prefilter clears are not scored again. Texts not in English are
+        also read by the multilingual head, whose verdict decides where it is higher (`abroad`).
         """
         first = self.prescreen(texts, stage)
         todo = [t for t, v in zip(texts, first, strict=True) if v is None]
-        return merge(first, self.judge(todo, stage) if todo else [])
+        return self.abroad(texts, merge(first, self.judge(todo, stage) if todo else []), stage)
+
+    def abroad(self, texts: Sequence[str], judged: list[Verdict], stage: Stage) -> list[Verdict]:
+        """The verdicts with the multilingual head's on the texts not in English, where higher.
+
+        The head's verdicts are carried onto the stage's English threshold (`on_scale`) and
+        name the language the text was read as. Without a head, the verdicts as they are.
+        """
+        m = self.manifest
+        chosen = routed(list(texts)) if self.multilingual is not None else []
+        if self.multilingual is None or m.multilingual is None or not chosen:
+            return judged
+        threshold = m.multilingual.stages[stage].threshold
+        picked = [texts[i] for i in chosen]
+        head = verdicts(self.multilingual, picked, stage, threshold, readings=head_views)
+        out = list(judged)
+        for i, v in zip(chosen, head, strict=True):
+            mapped = on_scale(v, m.stages[stage].threshold, detect(texts[i]).language)
+            out[i] = higher(out[i], ruled(mapped, m.hazard_codes, m.tag))
+        return out
 
     def settle(self, judged: Sequence[Verdict], turns: Sequence[Turn]) -> list[Verdict]:
         """`review`, run to completion from synchronous code (only when a verdict needs it)."""
@@ -229,9 +268,10 @@ def verdicts(
     stage: Stage,
     threshold: float,
     prefiltered: bool = False,
+    readings: Callable[[str], list[View]] = views,
 ) -> list[Verdict]:
-    """One backend's verdict on each text: the highest-scoring of its decoded views."""
-    all_views = [views(t) for t in texts]
+    """One backend's verdict on each text: the highest-scoring of its `readings` (decoded views)."""
+    all_views = [readings(t) for t in texts]
     scores = backend.score([v.text for vs in all_views for v in vs])
     out, i = [], 0
     for vs in all_views:

@@ -56,6 +56,8 @@ from redline.guard._verdict import STAGES, Stage, Verdict
 
 WARM_UP = "Hello, how are you today?"
 """What the proxy screens once per stage at start, to load the guard's models."""
+WARM_UP_ABROAD = "Bonjour, comment allez-vous aujourd'hui ?"
+"""The same in French, to load the multilingual head's encoder."""
 LOG = logging.getLogger("redline.guard.proxy")
 TIMED_OUT = "the upstream model did not answer in time"
 CLIENT_CLOSED = 499
@@ -171,6 +173,8 @@ class GuardProxy:
         def warm_up(stage: Stage) -> None:  # the classifier too, where a prefilter would clear
             guard.prescreen([WARM_UP], stage)
             guard.judge([WARM_UP], stage)
+            if guard.multilingual is not None:  # and the multilingual head, if any
+                guard.abroad([WARM_UP_ABROAD], guard.judge([WARM_UP_ABROAD], stage), stage)
 
         for stage in STAGES:
             try:

@@ -13,11 +13,12 @@ import numpy as np
 
 from redline.errors import RedlineError
 from redline.guard._backends import Backend, TfidfBackend, backend_class, new_backend
-from redline.guard._constitution import Constitution
+from redline.guard._constitution import Constitution, LanguageSeeds, load_language_seeds
 from redline.guard._data import (
     Example,
     Kind,
     augment,
+    language_examples,
     limit,
     output_examples,
     seed_examples,
@@ -27,6 +28,12 @@ from redline.guard._dedupe import drop_overlap
 from redline.guard._escalation import DEFAULT_MAX_ESCALATED, calibrate_band
 from redline.guard._guard import Guard, Manifest, PrefilterInfo, StageInfo, verdicts
 from redline.guard._llm_guard import Band, Reviewer, SecondStage
+from redline.guard._multilingual import (
+    MultilingualHead,
+    MultilingualInfo,
+    MultilingualStage,
+    head_views,
+)
 from redline.guard._verdict import Stage
 
 DEFAULT_BACKEND = "svm"
@@ -149,6 +156,75 @@ def calibrate_escalation(caught: np.ndarray, max_recall_loss: float) -> float:
     return float(ordered[int(np.floor(max_recall_loss * ordered.size))])
 
 
+MULTILINGUAL_TRAIN = 7000
+"""Most examples the multilingual head trains on: every example in the other languages, then
+English seeds and English output texts (a few thousand: e5 reads across languages)."""
+
+
+def train_multilingual(
+    constitution: Constitution,
+    languages: Sequence[LanguageSeeds],
+    target_fpr: float = DEFAULT_TARGET_FPR,
+    seed: int = 0,
+    holdout: float = 0.2,
+    exclude: Sequence[str] = (),
+    max_train: int = MULTILINGUAL_TRAIN,
+) -> tuple[MultilingualHead, MultilingualInfo]:
+    """The multilingual head: e5 vectors of the language seeds and of English ones.
+
+    One head serves both stages: it trains on requests and on output texts (a request with a
+    compliant opening or a refusal) in every language given, and on a sample of the English
+    seeds and their output texts. A `holdout` share of the seeds (every translation and output
+    text of one with it) calibrates each stage's threshold to `target_fpr` on the permitted
+    examples in the other languages, the only texts the head reads at run time.
+    """
+    from redline.guard._guard import verdicts
+
+    foreign_in, foreign_out = language_examples(constitution, languages, seed)
+    english = seed_examples(constitution, seed)
+    english = [e for e in english if e.kind == "seed"]
+    english_out = output_examples(english, seed)
+    if exclude:
+        foreign_in = drop_overlap([e.text for e in foreign_in], foreign_in, exclude)[0]
+        english = drop_overlap([e.text for e in english], english, exclude)[0]
+    sets = [split_by_source(group, holdout, seed) for group in (foreign_in, foreign_out)]
+    (in_train, in_calib), (out_train, out_calib) = sets
+    en_train = split_by_source(english, holdout, seed)[0]
+    sources = {e.source for e in en_train}
+    en_out_train = [e for e in english_out if e.source in sources]
+    rng = np.random.default_rng(seed)
+    room = max(0, max_train - len(in_train) - len(out_train))
+    picked_in = rng.permutation(len(en_train))[: room * 2 // 3].tolist()
+    picked_out = rng.permutation(len(en_out_train))[: room - len(picked_in)].tolist()
+    train = in_train + out_train
+    train += [en_train[i] for i in picked_in] + [en_out_train[i] for i in picked_out]
+    head = MultilingualHead()
+    head.fit([e.text for e in train], [e.label for e in train], [e.category for e in train], seed)
+    stages: dict[str, MultilingualStage] = {}
+    calibration: tuple[tuple[Stage, list[Example]], ...] = (
+        ("input", in_calib),
+        ("output", out_calib + in_calib),
+    )
+    for stage, calib in calibration:
+        texts = [e.text for e in calib]
+        judged = verdicts(head, texts, stage, 0.0, readings=head_views)
+        scores = np.asarray([v.score for v in judged])
+        y = np.asarray([e.label for e in calib])
+        threshold = calibrate(scores[y == 0], target_fpr)
+        stages[stage] = MultilingualStage(
+            threshold=threshold,
+            calibration_fpr=float(np.mean(scores[y == 0] > threshold)),
+            calibration_tpr=float(np.mean(scores[y == 1] > threshold)),
+            calibration_examples=len(calib),
+        )
+    info = MultilingualInfo(
+        languages=sorted(lang.language for lang in languages),
+        train_examples=len(train),
+        stages=stages,
+    )
+    return head, info
+
+
 def train_guard(
     constitution: Constitution,
     backend: str = DEFAULT_BACKEND,
@@ -162,6 +238,8 @@ def train_guard(
     exclude: Sequence[str] = (),
     reviewer: Reviewer | None = None,
     max_escalated: float = DEFAULT_MAX_ESCALATED,
+    languages: Sequence[LanguageSeeds] | None = None,
+    multilingual: bool = True,
 ) -> Guard:
     """Train input and output classifiers from a constitution (plus optional labelled examples).
 
@@ -173,7 +251,10 @@ def train_guard(
     names its own prefilter stages (`cascade`) overrides `prefilter`. Seeds equal or near to a
     text of `exclude` (evaluation data) are left out. With a `reviewer` (a guard model), each
     stage gets a second stage: an uncertain band calibrated on the same held-out examples, with
-    the guard model's answers, to send at most `max_escalated` of them to it.
+    the guard model's answers, to send at most `max_escalated` of them to it. With
+    `multilingual` and seeds in other languages (`languages`, by default the constitution's
+    shipped language files), the guard gets a multilingual head (`train_multilingual`) for
+    text not in English.
     """
     started = time.monotonic()
     kind = backend_class(backend)
@@ -194,6 +275,13 @@ def train_guard(
         )
         if cheap is not None:
             prefilters[stage] = cheap
+    head, head_info = None, None
+    if multilingual:
+        found = load_language_seeds(constitution) if languages is None else list(languages)
+        if found:
+            head, head_info = train_multilingual(
+                constitution, found, target_fpr, seed, holdout, exclude
+            )
     manifest = Manifest(
         constitution=constitution.id,
         constitution_sha256=hashlib.sha256(constitution.model_dump_json().encode()).hexdigest(),
@@ -204,8 +292,9 @@ def train_guard(
         stages=stages,
         hazard_codes=constitution.hazard_codes(),
         tag=constitution.tagged(),
+        multilingual=head_info,
     )
-    guard = Guard(manifest, backends, prefilters)
+    guard = Guard(manifest, backends, prefilters, head)
     if reviewer is not None:
         bands: dict[str, Band] = {
             stage: calibrate_band(

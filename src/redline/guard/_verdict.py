@@ -37,6 +37,9 @@ class Verdict(BaseModel):
     through (`flagged` is false), for an answer that takes care."""
     reviewed_by: str | None = None
     """The second-stage guard model (its format) that decided: the first stage was unsure."""
+    language: str = ""
+    """The language the multilingual head read the text as, when its verdict decided (empty
+    when the English classifier's did)."""
     part: str = ""
     """Which part of a conversation or answer decided: a message, the conversation, a
     segment, the response (empty for a single text)."""

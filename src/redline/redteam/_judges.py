@@ -83,7 +83,9 @@ class GuardJudge:
             return Judgement(outcome="failure", score=0.0, reason="refusal")
         try:  # the classifier itself, past any prefilter: scores that rank attempts on one scale
             [verdict] = await anyio.to_thread.run_sync(
-                lambda: self.guard.judge([response], "output")
+                lambda: self.guard.abroad(
+                    [response], self.guard.judge([response], "output"), "output"
+                )
             )
         except Exception as ex:  # a judge that fails says so; it never guesses
             return Judgement(outcome="unscoreable", reason=f"guard error: {ex}")
