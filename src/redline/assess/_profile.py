@@ -49,6 +49,8 @@ class GuardTraining(Strict):
     """Guard backend (`tfidf` trains in about a minute on one CPU; `minilm` is stronger)."""
     augment_per_seed: int = 4
     """Attacked variants per constitution seed in the training data."""
+    multilingual: bool = True
+    """Train the multilingual head (text not in English; a few CPU minutes more)."""
 
 
 class Profile(Strict):

@@ -138,7 +138,10 @@ def resolve_guard(options: AssessOptions, training: GuardTraining, progress: Pro
         f"training a guard from constitution {constitution.id} ({training.backend}) -> {folder}"
     )
     guard = train_guard(
-        constitution, backend=training.backend, augment_per_seed=training.augment_per_seed
+        constitution,
+        backend=training.backend,
+        augment_per_seed=training.augment_per_seed,
+        multilingual=training.multilingual,
     )
     return guard.save(folder)
 
