@@ -48,6 +48,7 @@ def test_shipped_profiles_load_and_full_is_comprehensive():
     assert set(shipped_profiles()) >= {"quick", "full"}
     quick, full = load_profile("quick"), load_profile("full")
     assert not quick.comprehensive and full.comprehensive
+    assert not quick.guard.multilingual and full.guard.multilingual  # the demo's minutes
     assert all(s.limit is None for s in full.steps)
     tasks = {s.task for s in quick.steps}
     assert {"redline/knowledge", "redline/redteam"} <= tasks
