@@ -8,6 +8,16 @@ attack transforms that augment it.
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from redline.guard._actions import (
+    DEFAULT_ACTIONS,
+    ActionConstitution,
+    ActionMonitor,
+    ActionRule,
+    ActionVerdict,
+    action_text,
+    load_action_constitution,
+    shipped_action_constitutions,
+)
 from redline.guard._audit import (
     AUDIT_KEY_ENV,
     AuditCheck,
@@ -43,9 +53,11 @@ from redline.guard._proxy import create_app
 from redline.guard._proxy_config import ProxyConfig, load_proxy_config
 from redline.guard._serve import serve_proxy, server_config
 from redline.guard._stream import StreamScreen
-from redline.guard._verdict import STAGES, Stage, Verdict
+from redline.guard._tools import ToolCall, ToolDef
+from redline.guard._verdict import STAGES, Screened, Stage, Verdict
 
 if TYPE_CHECKING:
+    from redline.guard._approver import monitor_approver
     from redline.guard._data import Example, labelled_examples
     from redline.guard._dedupe import Overlap, drop_overlap
     from redline.guard._evaluate import EvalReport, LabelledText, evaluate, load_eval_data
@@ -59,6 +71,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "monitor_approver": "_approver",
     "Example": "_data",
     "labelled_examples": "_data",
     "Overlap": "_dedupe",
@@ -74,7 +87,8 @@ _LAZY = {
     "DEFAULT_TARGET_FPR": "_train",
     "train_guard": "_train",
 }
-"""Names whose modules load on first use: training, evaluation and synthesis."""
+"""Names whose modules load on first use: training, evaluation and synthesis, and the
+Inspect approver (which imports Inspect)."""
 
 
 def __getattr__(name: str) -> Any:
@@ -84,6 +98,18 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_ACTIONS",
+    "ActionConstitution",
+    "ActionMonitor",
+    "ActionRule",
+    "ActionVerdict",
+    "Screened",
+    "ToolCall",
+    "ToolDef",
+    "action_text",
+    "monitor_approver",
+    "load_action_constitution",
+    "shipped_action_constitutions",
     "AUDIT_KEY_ENV",
     "Repair",
     "audit_key",

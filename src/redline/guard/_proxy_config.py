@@ -54,6 +54,10 @@ class ProxyConfig(BaseModel):
     audit_texts: bool = False
     """Keep the full screened input, released output and upstream error texts in the audit
     log."""
+    action_constitution: str = "default"
+    """The action monitor's constitution: a shipped name or a YAML file (`docs/guard.md`)."""
+    allowed_hosts: list[str] = []
+    """Hosts the agents behind this proxy may contact, beyond the constitution's own."""
 
     def check(self) -> str:
         """The upstream URL, once the configuration can serve: one upstream, keys or anonymous."""
