@@ -39,7 +39,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from redline._stats import wilson  # noqa: E402
-from redline.guard import Guard, load_constitution, train_guard  # noqa: E402
+from redline.guard import Constitution, Guard, train_guard  # noqa: E402
 from redline.guard._injection_data import Document, documents  # noqa: E402
 from redline.guard._injection_train import (  # noqa: E402
     CALIBRATION_FOLDS,
@@ -48,6 +48,18 @@ from redline.guard._injection_train import (  # noqa: E402
 )
 
 HERE = Path(__file__).parent
+TINY = Constitution.model_validate(
+    {
+        "schema_version": 1, "id": "bench-tiny", "name": "bench", "description": "",
+        "categories": [{
+            "id": kind, "name": kind, "severity": "low", "level": "ASL-2",
+            "restricted": f"Breaking {kind}s.", "permitted": f"Playing with {kind}s.",
+            "harmful_seeds": [f"How do I break {kind} number {i} on purpose" for i in range(8)],
+            "permitted_seeds": [f"Where can I buy {kind} number {i} for a niece" for i in range(8)],
+        } for kind in ("toy", "kite")],
+    }
+)  # fmt: skip
+"""The content stages are not measured here; a tiny constitution trains them in seconds."""
 CONSOLE = Console()
 
 
@@ -117,10 +129,9 @@ def monitor_runs(guard_dir: Path) -> dict[str, Any]:
     for name, (task, by_prompt) in suites.items():
         policy = [ApprovalPolicy(monitor_approver(guard=str(guard_dir)), "*")]
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory() as logs:
-            [log] = eval(task, model="scripted_agent/x", model_args={"by_prompt": by_prompt},
-                         approval=policy, display="none", log_dir=logs,
-                         max_samples=8)  # fmt: skip
+        logs = tempfile.mkdtemp(prefix="agent-safeguards-")
+        [log] = eval(task, model="scripted_agent/x", model_args={"by_prompt": by_prompt},
+                     approval=policy, display="none", log_dir=logs, max_samples=8)  # fmt: skip
         decisions: Counter[str] = Counter()
         rules: Counter[str] = Counter()
         stopped_examples: list[str] = []
@@ -148,6 +159,7 @@ def monitor_runs(guard_dir: Path) -> dict[str, Any]:
             "accuracy_with_monitor": accuracy,
             "examples_stopped": stopped_examples,
             "seconds": round(time.perf_counter() - started, 1),
+            "log": log.location,
         }
     return out
 
@@ -160,7 +172,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    guard = train_guard(load_constitution(), backend="tfidf", seed=0)
+    guard = train_guard(TINY, backend="tfidf", seed=0)  # its content stages play no part
     info = guard.manifest.injection
     assert info is not None
     seconds = round(time.perf_counter() - started, 1)

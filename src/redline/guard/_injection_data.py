@@ -407,7 +407,7 @@ def documents(
         actions = [a for i, a in enumerate(ACTIONS) if i % FOLDS == fold]
         broad = [t for i, t in enumerate(ordinary or []) if i % FOLDS == fold]
         for k in range(per_fold):
-            carrier = CARRIERS[k % len(CARRIERS)]
+            carrier = CARRIERS[(k // 2) % len(CARRIERS)]  # each carrier, benign and injected
             topic, kind = TOPICS[rng.randrange(len(TOPICS))]
             kind = carrier if carrier in FILLER else kind
             body = _body(kind, rng, rng.randint(3, 8), broad)
