@@ -227,8 +227,8 @@ def test_oversize_request_is_a_413(proxy):
         ('{"model": "m", "messages": [{"role": "wizard", "content": "hi"}]}', "messages.0.role"),
         ('{"messages": [{"role": "user", "content": "hi"}]}', "model: Field required"),
         (
-            '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": []}',
-            "tools: not supported by the guard proxy",
+            '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "functions": []}',
+            "functions: not supported by the guard proxy",
         ),
         (
             '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "nope": 1}',

@@ -8,6 +8,16 @@ attack transforms that augment it.
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from redline.guard._actions import (
+    DEFAULT_ACTIONS,
+    ActionConstitution,
+    ActionMonitor,
+    ActionRule,
+    ActionVerdict,
+    action_text,
+    load_action_constitution,
+    shipped_action_constitutions,
+)
 from redline.guard._audit import (
     AUDIT_KEY_ENV,
     AuditCheck,
@@ -48,9 +58,11 @@ from redline.guard._proxy_config import ProxyConfig, client_keys, load_proxy_con
 from redline.guard._serve import serve_proxy, server_config
 from redline.guard._state import LocalState, SharedState, StateUnavailable
 from redline.guard._stream import StreamScreen
-from redline.guard._verdict import STAGES, Stage, Verdict
+from redline.guard._tools import ToolCall, ToolDef
+from redline.guard._verdict import STAGES, Screened, Stage, Verdict
 
 if TYPE_CHECKING:
+    from redline.guard._approver import monitor_approver
     from redline.guard._audit_db import DatabaseAuditLog, export_audit_db, verify_audit_db
     from redline.guard._data import Example, labelled_examples
     from redline.guard._dedupe import Overlap, drop_overlap
@@ -70,6 +82,7 @@ _LAZY = {
     "export_audit_db": "_audit_db",
     "verify_audit_db": "_audit_db",
     "RedisState": "_redis_state",
+    "monitor_approver": "_approver",
     "Example": "_data",
     "labelled_examples": "_data",
     "Overlap": "_dedupe",
@@ -86,7 +99,8 @@ _LAZY = {
     "train_guard": "_train",
 }
 """Names whose modules load on first use: training, evaluation and synthesis, and the
-proxy's Redis and PostgreSQL clients (a proxy that uses neither never imports them)."""
+proxy's Redis and PostgreSQL clients (a proxy that uses neither never imports them), and the
+Inspect approver (which imports Inspect)."""
 
 
 def __getattr__(name: str) -> Any:
@@ -96,6 +110,18 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_ACTIONS",
+    "ActionConstitution",
+    "ActionMonitor",
+    "ActionRule",
+    "ActionVerdict",
+    "Screened",
+    "ToolCall",
+    "ToolDef",
+    "action_text",
+    "monitor_approver",
+    "load_action_constitution",
+    "shipped_action_constitutions",
     "AUDIT_KEY_ENV",
     "Repair",
     "audit_key",

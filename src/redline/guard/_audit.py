@@ -52,8 +52,9 @@ class AuditRecord(BaseModel):
     request_id: str
     client: str
     decision: Decision
-    stage: Literal["input", "output"] | None = None
-    """The stage that blocked (None when the request passed or failed upstream)."""
+    stage: Literal["input", "output", "injection", "action"] | None = None
+    """The stage that blocked (None when the request passed or failed upstream): a content
+    stage, the injection stage (data the model reads) or the action monitor (its tool calls)."""
     category: str | None = None
     """The highest-scoring constitution category of the blocking verdict."""
     input_score: float | None = None
@@ -64,6 +65,11 @@ class AuditRecord(BaseModel):
     latency_ms: float
     error: str | None = None
     """What went wrong, in the proxy's words (an upstream's own text only with `audit_texts`)."""
+    injection_score: float | None = None
+    """The injection stage's score of the data the model read (tool results), if any."""
+    actions: list[dict[str, str]] | None = None
+    """The action monitor's decision on each tool call the model made (tool, decision, rule,
+    reason), if it made any."""
     input_hmac: str
     """HMAC-SHA256 of the screened input under the audit key: a record can be matched to a
     request by whoever holds the key, and by no one else."""
@@ -81,9 +87,15 @@ class HeadFile(BaseModel):
     mac: str
 
 
+OPTIONAL_FIELDS = ("injection_score", "actions")
+"""Fields later than the first records: left out of a record's hash when unset, so the
+records written before them still verify."""
+
+
 def record_hash(record: AuditRecord) -> str:
     """SHA-256 of the record's canonical JSON, `hash` left out."""
-    data = record.model_dump(exclude={"hash"})
+    unset = {name for name in OPTIONAL_FIELDS if getattr(record, name) is None}
+    data = record.model_dump(exclude={"hash", *unset})
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

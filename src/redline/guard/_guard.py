@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict
 
 from redline._files import write_atomic
 from redline.errors import RedlineError
+from redline.guard._actions import (
+    ACTIONS_DIR,
+    DEFAULT_ACTIONS,
+    ActionConstitution,
+    ActionMonitor,
+    load_action_constitution,
+)
 from redline.guard._backends import Backend, load_backend
+from redline.guard._injection import INJECTION_DIR, data_parts, injection_verdict
 from redline.guard._language import detect
 from redline.guard._llm_guard import SecondStage, Turn, reviewed, run_sync
 from redline.guard._multilingual import (
@@ -27,7 +35,7 @@ from redline.guard._multilingual import (
 )
 from redline.guard._normalize import View, views
 from redline.guard._parts import Messages, Part, input_parts, last_request, output_parts
-from redline.guard._verdict import STAGES, Stage, Verdict, decisive, ruled
+from redline.guard._verdict import STAGES, Screened, Stage, Verdict, decisive, ruled
 
 MANIFEST = "guard.json"
 PREFILTER_DIR = "prefilter"
@@ -91,6 +99,10 @@ class Manifest(BaseModel):
     """The guard model asked about what the first stage is unsure of, if any."""
     multilingual: MultilingualInfo | None = None
     """The head that also reads text not in English, if the guard has one."""
+    injection: StageInfo | None = None
+    """The injection stage (data the model reads, screened for orders to it), if trained."""
+    actions: StageInfo | None = None
+    """The action monitor's classifier (an agent's tool calls), if trained."""
 
 
 class Guard:
@@ -108,11 +120,15 @@ class Guard:
         backends: dict[Stage, Backend],
         prefilters: dict[Stage, Backend] | None = None,
         multilingual: Backend | None = None,
+        injection: Backend | None = None,
+        actions: Backend | None = None,
     ) -> None:
         self.manifest = manifest
         self.backends = backends
         self.prefilters = prefilters or {}
         self.multilingual = multilingual
+        self.injection = injection
+        self.actions = actions
 
     @staticmethod
     def find(folder: str | Path | None = None) -> Path:
@@ -147,7 +163,9 @@ class Guard:
             if manifest.stages[stage].prefilter is not None
         }
         head = load_backend(path / MULTILINGUAL_DIR) if manifest.multilingual else None
-        return cls(manifest, backends, prefilters, head)
+        injection = load_backend(path / INJECTION_DIR) if manifest.injection is not None else None
+        actions = load_backend(path / ACTIONS_DIR) if manifest.actions is not None else None
+        return cls(manifest, backends, prefilters, head, injection, actions)
 
     def save(self, folder: str | Path) -> Path:
         """Write the guard into `folder` (created if needed)."""
@@ -158,9 +176,15 @@ class Guard:
         for stage, backend in self.prefilters.items():
             (path / stage / PREFILTER_DIR).mkdir(parents=True, exist_ok=True)
             backend.save(path / stage / PREFILTER_DIR)
-        if self.multilingual is not None:
-            (path / MULTILINGUAL_DIR).mkdir(parents=True, exist_ok=True)
-            self.multilingual.save(path / MULTILINGUAL_DIR)
+        extras = (
+            (MULTILINGUAL_DIR, self.multilingual),
+            (INJECTION_DIR, self.injection),
+            (ACTIONS_DIR, self.actions),
+        )
+        for name, extra in extras:
+            if extra is not None:
+                (path / name).mkdir(parents=True, exist_ok=True)
+                extra.save(path / name)
         write_atomic(path / MANIFEST, self.manifest.model_dump_json(indent=2) + "\n")
         return path
 
@@ -221,7 +245,9 @@ class Guard:
         if second is None or not todo:
             return out
         reviewer = second.reviewer
-        opinions = await reviewer.ask([turns[i] for i in todo], out[todo[0]].stage)
+        stage = out[todo[0]].stage
+        assert stage in STAGES, "only the content stages have a second stage"
+        opinions = await reviewer.ask([turns[i] for i in todo], stage)
         for i, opinion in zip(todo, opinions, strict=True):
             out[i] = reviewed(out[i], opinion, reviewer.format, m.hazard_codes, m.tag)
         return out
@@ -257,6 +283,41 @@ class Guard:
         parts = output_parts(messages, response, start)
         return self._decide(parts, "output", output_turns(messages, response, parts))
 
+    def screen_data(self, items: Sequence[tuple[str, str]]) -> Verdict:
+        """The injection stage's verdict on data the model reads (tool results, documents).
+
+        `items` are (text, where) pairs; each text is scored whole and in its segments, every
+        decoded view, and the most suspicious part decides. A guard trained without the stage
+        raises (a caller that fails closed then blocks).
+        """
+        info = self.manifest.injection
+        if self.injection is None or info is None:
+            raise RedlineError(
+                "this guard has no injection stage: retrain it with `redline guard train`"
+            )
+        parts = data_parts(items)
+        texts = [p.text for p in parts]
+        judged = verdicts(self.injection, texts, "injection", info.threshold) if texts else []
+        return injection_verdict(judged, parts, info.threshold)
+
+    def monitor(
+        self,
+        constitution: "str | Path | ActionConstitution" = DEFAULT_ACTIONS,
+        allowed_hosts: list[str] | None = None,
+    ) -> ActionMonitor:
+        """The action monitor: an action constitution's rules and this guard's classifier.
+
+        A guard trained without the monitor's classifier raises.
+        """
+        info = self.manifest.actions
+        if self.actions is None or info is None:
+            raise RedlineError(
+                "this guard has no action monitor: retrain it with `redline guard train`"
+            )
+        if not isinstance(constitution, ActionConstitution):
+            constitution = load_action_constitution(constitution)
+        return ActionMonitor(constitution, self.actions, info.threshold, allowed_hosts)
+
     def _decide(self, parts: list[Part], stage: Stage, turns: list[Turn]) -> Verdict:
         judged = self.settle(self.first([p.text for p in parts], stage), turns)
         return decisive(judged, [p.where for p in parts])
@@ -265,7 +326,7 @@ class Guard:
 def verdicts(
     backend: Backend,
     texts: Sequence[str],
-    stage: Stage,
+    stage: Screened,
     threshold: float,
     prefiltered: bool = False,
     readings: Callable[[str], list[View]] = views,

@@ -9,18 +9,29 @@ builds itself from what it screened, so no upstream field reaches a client unscr
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, Self
 
 import aiohttp
 import orjson
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from redline.guard._parts import Message
+from redline.guard._tools import (
+    MAX_TOOL_CALLS,
+    MAX_TOOLS,
+    ToolCall,
+    ToolChoice,
+    ToolDef,
+    read_tool_calls,
+    tool_definitions_text,
+)
+
+DATA_NAME = "data"
+"""A message whose `name` is this is data the caller marks (a retrieved document, say): the
+injection stage screens it as it screens tool results."""
 
 UNSUPPORTED = {
-    "tools": "tool calls would bypass output screening",
-    "tool_choice": "tool calls would bypass output screening",
     "functions": "function calls would bypass output screening",
     "function_call": "function calls would bypass output screening",
     "logprobs": "log-probabilities would reveal unscreened tokens",
@@ -29,7 +40,7 @@ UNSUPPORTED = {
 MAX_TOKENS = 1_000_000
 """Largest completion length the proxy forwards (no model answers more)."""
 INT64 = 2**63
-FINISH_REASONS = ("stop", "length", "content_filter")
+FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
 """Finish reasons passed on to clients; any other an upstream gives is reported as `stop`."""
 
 
@@ -70,19 +81,36 @@ class TextPart(BaseModel):
 
 
 class ChatMessage(BaseModel):
-    """One message of a chat request (text only)."""
+    """One message of a chat request: text, an assistant's tool calls, or a tool's result."""
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = None
     name: str | None = Field(default=None, max_length=256)
+    tool_calls: list[ToolCall] | None = Field(default=None, max_length=MAX_TOOL_CALLS)
+    tool_call_id: str | None = Field(default=None, min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        if self.tool_calls is not None and self.role != "assistant":
+            raise ValueError("only an assistant message has tool_calls")
+        if (self.tool_call_id is not None) != (self.role == "tool"):
+            raise ValueError("a tool message, and only a tool message, has a tool_call_id")
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError("content is required (except for an assistant's tool calls)")
+        return self
 
     def text(self) -> str:
-        """The message's text, parts joined."""
-        if isinstance(self.content, str):
-            return self.content
-        return "\n".join(part.text for part in self.content)
+        """The message's text, parts joined; an assistant's tool calls follow its text."""
+        if self.content is None:
+            text = ""
+        elif isinstance(self.content, str):
+            text = self.content
+        else:
+            text = "\n".join(part.text for part in self.content)
+        calls = [call.text() for call in self.tool_calls or []]
+        return "\n".join([text, *calls]) if calls and text else "\n".join(calls) or text
 
 
 class StreamOptions(BaseModel):
@@ -112,17 +140,59 @@ class ChatRequest(BaseModel):
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     seed: int | None = Field(default=None, ge=-INT64, lt=INT64)
     user: str | None = Field(default=None, max_length=256)
+    tools: list[ToolDef] | None = Field(default=None, min_length=1, max_length=MAX_TOOLS)
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+
+    @model_validator(mode="after")
+    def _tools(self) -> Self:
+        if self.tool_choice is not None and not self.tools:
+            raise ValueError("tool_choice needs tools")
+        called: set[str] = set()
+        for i, m in enumerate(self.messages):
+            called.update(call.id for call in m.tool_calls or [])
+            if m.role == "tool" and m.tool_call_id not in called:
+                raise ValueError(f"messages.{i}: answers no earlier tool call")
+        return self
 
     def conversation(self) -> list[Message]:
         """The messages as the guard screens them: every role, each with its sender's name.
 
-        Through the proxy the client writes every turn, system and assistant ones included, so
-        every turn is screened.
+        Through the proxy the client writes every turn, system, assistant and tool ones
+        included, so every turn is screened; the tools' names and descriptions, which the model
+        reads too, come first.
         """
-        return [
+        tools = (
+            [{"role": "system", "content": tool_definitions_text(self.tools)}] if self.tools else []
+        )
+        return tools + [
             {"role": m.role, "content": m.text(), **({"name": m.name} if m.name else {})}
             for m in self.messages
         ]
+
+    def data(self) -> list[tuple[str, str]]:
+        """What the injection stage screens, with where it is.
+
+        Each tool result, and each message the caller marks as data (`name: data`).
+        """
+        return [
+            (m.text(), f"tool result in message {i + 1}" if m.role == "tool"
+             else f"data in message {i + 1}")
+            for i, m in enumerate(self.messages)
+            if m.role == "tool" or m.name == DATA_NAME
+        ]  # fmt: skip
+
+    def upstream_payload(self) -> dict[str, Any]:
+        """The request as sent upstream.
+
+        Never streamed when tools are offered: the proxy judges whole tool calls, then
+        streams them itself.
+        """
+        payload = self.model_dump(exclude_none=True)
+        if self.tools and self.stream:
+            payload["stream"] = False
+            payload.pop("stream_options", None)
+        return payload
 
 
 def parse_request(body: bytes) -> ChatRequest:
@@ -175,8 +245,20 @@ def finish_reason(raw: Any) -> str:
     return raw if raw in FINISH_REASONS else "stop"
 
 
-def read_answer(body: bytes) -> tuple[str, str, Usage | None]:
-    """The text, finish reason and usage of an upstream's whole answer; ValueError if malformed."""
+class Answer(NamedTuple):
+    """An upstream's whole answer, as read and checked."""
+
+    content: str
+    finish: str
+    usage: Usage | None
+    tool_calls: list[ToolCall] = []
+
+
+def read_answer(body: bytes) -> Answer:
+    """The text, finish reason, usage and tool calls of an upstream's whole answer.
+
+    ValueError if anything of it is malformed.
+    """
     data = orjson.loads(body)
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -186,13 +268,23 @@ def read_answer(body: bytes) -> tuple[str, str, Usage | None]:
     if content is not None and not isinstance(content, str):
         raise ValueError("message content is not text")
     finish = finish_reason(choices[0].get("finish_reason"))
-    return content or "", finish, read_usage(data.get("usage"))
+    calls = read_tool_calls(message.get("tool_calls") if isinstance(message, dict) else None)
+    return Answer(content or "", finish, read_usage(data.get("usage")), calls)
 
 
 def completion(
-    cid: str, model: str, content: str, finish: str, usage: Usage | None = None
+    cid: str,
+    model: str,
+    content: str,
+    finish: str,
+    usage: Usage | None = None,
+    tool_calls: list[ToolCall] | None = None,
 ) -> dict[str, Any]:
     """A chat completion object, built by the proxy from what it screened."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message = {"role": "assistant", "content": content or None,
+                   "tool_calls": [c.model_dump() for c in tool_calls]}  # fmt: skip
     return {
         "id": cid,
         "object": "chat.completion",
@@ -201,7 +293,7 @@ def completion(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": finish,
             }

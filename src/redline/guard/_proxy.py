@@ -30,6 +30,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from redline.errors import RedlineError
+from redline.guard._actions import ActionVerdict
+from redline.guard._agentic import AgentScreens, action_records, buffered_stream, stopping
 from redline.guard._audit import AuditLog, AuditWriter, audit_key
 from redline.guard._batching import BatchingGuard
 from redline.guard._exchange import GuardedExchange
@@ -38,6 +40,7 @@ from redline.guard._keys import ClientKey, find_key
 from redline.guard._metrics import ProxyMetrics
 from redline.guard._openai import (
     DONE,
+    Answer,
     ChatRequest,
     ProxyError,
     StreamHead,
@@ -52,7 +55,7 @@ from redline.guard._proxy_config import ProxyConfig, client_keys, load_proxy_con
 from redline.guard._reload import signature, watch_files
 from redline.guard._state import LocalState, SharedState, StateUnavailable
 from redline.guard._stream import StreamScreen
-from redline.guard._verdict import STAGES, Stage, Verdict
+from redline.guard._verdict import STAGES, Screened, Stage, Verdict
 
 WARM_UP = "Hello, how are you today?"
 """What the proxy screens once per stage at start, to load the guard's models."""
@@ -79,6 +82,8 @@ class RequestState:
     output_verdict: Verdict | None = None
     output_text: str = ""
     error: str | None = None
+    injection_verdict: Verdict | None = None
+    actions: list[ActionVerdict] | None = None
 
 
 async def _nothing() -> None:
@@ -150,6 +155,12 @@ class GuardProxy:
         """Why the guard failed its warm-up screen, if it did (every request is then blocked)."""
         self.metrics = ProxyMetrics()
         self.exchange = GuardedExchange(BatchingGuard(guard), config.refusal, self._observe)
+        monitor = (
+            guard.monitor(config.action_constitution, config.allowed_hosts)
+            if guard.actions is not None
+            else None
+        )
+        self.agent = AgentScreens(guard, monitor, self._observe)
         self.state = shared_state(config)
         self.audit = audit_writer(config)
         key = os.environ.get(config.upstream_api_key_env)
@@ -306,7 +317,7 @@ class GuardProxy:
                              "request_timeout") from ex  # fmt: skip
         return bytes(body)
 
-    def _observe(self, stage: Stage, verdict: Verdict, seconds: float) -> None:
+    def _observe(self, stage: Screened, verdict: Verdict, seconds: float) -> None:
         """Count one screen: its time, and what decided it."""
         self.metrics.screen.labels(stage).observe(seconds)
         by = "error" if verdict.error else "prefilter" if verdict.prefiltered else "classifier"
@@ -326,7 +337,7 @@ class GuardProxy:
         """
         assert self.client is not None, "proxy not started"
         method = "POST" if payload is not None else "GET"
-        body = orjson.dumps(payload.model_dump(exclude_none=True)) if payload else None
+        body = orjson.dumps(payload.upstream_payload()) if payload else None
         self.metrics.upstream_requests.inc()
         try:
             headers = {"x-request-id": request_id} if request_id else None
@@ -373,7 +384,13 @@ class GuardProxy:
         messages = req.conversation()
         state.input_text = conversation_text(messages)
         headers = {"x-request-id": state.request_id}
-        if req.stream:
+        data = req.data()
+        if data:  # tool results and marked data: screened for injection before anything else
+            verdict = state.injection_verdict = await self.agent.screen_data(data)
+            if verdict.flagged:
+                self.finish(state, 200, blocked="injection")
+                return self.refusal(req, state, headers, blocked="injection")
+        if req.stream and not req.tools:
             slot = await self.take_stream_slot(state.key)
             try:
                 return await self.start_stream(req, messages, state, headers, slot)
@@ -388,13 +405,21 @@ class GuardProxy:
         if done.blocked == "input" or done.answer is None:
             self.finish(state, 200, blocked="input")
             return self.refusal(req, state, headers)
-        content, finish, usage = done.answer
-        if done.blocked == "output":
-            content, finish = self.exchange.refusal, "content_filter"
-            headers["x-redline-blocked"] = "output"
+        content, finish, usage, calls = done.answer
+        blocked: Screened | None = done.blocked
+        if calls and blocked is None:  # the model's tool calls, judged by the action monitor
+            state.actions = await self.agent.judge_calls(calls)
+            blocked = "action" if stopping(state.actions) is not None else None
+        if blocked is not None:
+            content, finish, calls = self.exchange.refusal, "content_filter", []
+            headers["x-redline-blocked"] = blocked
         state.output_text = content
-        body = completion(state.request_id, req.model, content, finish, usage)
-        self.finish(state, 200, blocked=done.blocked)
+        body = completion(state.request_id, req.model, content, finish, usage, calls)
+        self.finish(state, 200, blocked=blocked)
+        if req.stream:  # tools offered: the judged answer, streamed in whole chunks
+            head = StreamHead(state.request_id, req.model)
+            usage_asked = bool(req.stream_options and req.stream_options.include_usage)
+            return ScreenedStream(buffered_stream(head, body, usage_asked), headers)
         return JSONResponse(body, headers=headers)
 
     async def start_stream(
@@ -438,8 +463,11 @@ class GuardProxy:
         if slot is not None:
             await self.state.free_stream(slot)
 
-    async def complete(self, req: ChatRequest, request_id: str) -> tuple[str, str, Usage | None]:
-        """A whole (non-streamed) upstream answer: text, finish reason, usage; malformed: 502."""
+    async def complete(self, req: ChatRequest, request_id: str) -> Answer:
+        """A whole (non-streamed) upstream answer (text, finish, usage, tool calls).
+
+        Malformed: 502.
+        """
         upstream = await self.open_upstream("/chat/completions", req, request_id)
         try:
             return read_answer(await upstream.read())
@@ -456,9 +484,13 @@ class GuardProxy:
         state: RequestState,
         headers: dict[str, str],
         on_close: Callable[[], Awaitable[None]] = _nothing,
+        blocked: Screened = "input",
     ) -> Response:
-        """The answer to a request blocked at input: a normal completion, finish content_filter."""
-        headers = {**headers, "x-redline-blocked": "input"}
+        """The answer to a request blocked at input: a normal completion, finish content_filter.
+
+        `blocked` names the stage (the content input stage, or the injection stage).
+        """
+        headers = {**headers, "x-redline-blocked": blocked}
         if not req.stream:
             body = completion(state.request_id, req.model, self.exchange.refusal, "content_filter")
             return JSONResponse(body, headers=headers)
@@ -566,7 +598,7 @@ class GuardProxy:
 
     # --- accounting ---
 
-    def finish(self, state: RequestState, status: int, blocked: Stage | None = None) -> None:
+    def finish(self, state: RequestState, status: int, blocked: Screened | None = None) -> None:
         """Record a handled request in the metrics and the audit log."""
         seconds = time.perf_counter() - state.started
         request = state.request
@@ -574,7 +606,11 @@ class GuardProxy:
         outcome = f"blocked_{blocked}" if blocked else ("ok" if status == 200 else str(status))
         self.metrics.requests.labels(outcome, stream).inc()
         self.metrics.latency.labels(stream).observe(seconds)
-        verdict = state.input_verdict if blocked == "input" else state.output_verdict
+        verdict = {
+            "input": state.input_verdict,
+            "injection": state.injection_verdict,
+            "action": _stopping_verdict(state.actions),
+        }.get(blocked or "", state.output_verdict)
         if blocked and verdict is not None:
             self.metrics.blocks.labels(blocked, verdict.top_category).inc()
         if self.audit is None or request is None:
@@ -587,6 +623,8 @@ class GuardProxy:
             category=verdict.top_category if blocked and verdict is not None else None,
             input_score=_score(state.input_verdict),
             output_score=_score(state.output_verdict),
+            injection_score=_score(state.injection_verdict),
+            actions=action_records(state.actions) if state.actions else None,
             stream=request.stream,
             model=request.model,
             status=status,
@@ -596,6 +634,11 @@ class GuardProxy:
             input_text=state.input_text,
             output_text=state.output_text,
         )
+
+
+def _stopping_verdict(judged: list[ActionVerdict] | None) -> Verdict | None:
+    found = stopping(judged) if judged else None
+    return found.verdict() if found is not None else None
 
 
 def _score(verdict: Verdict | None) -> float | None:

@@ -65,6 +65,10 @@ class ProxyConfig(BaseModel):
     (none: in this process), e.g. redis://redis:6379/0."""
     shutdown_timeout: float = Field(default=30.0, ge=0)
     """Seconds open streams get to finish when the proxy is told to stop (SIGTERM)."""
+    action_constitution: str = "default"
+    """The action monitor's constitution: a shipped name or a YAML file (`docs/guard.md`)."""
+    allowed_hosts: list[str] = []
+    """Hosts the agents behind this proxy may contact, beyond the constitution's own."""
 
     def check(self, workers: int = 1) -> str:
         """The upstream URL, once the configuration can serve.

@@ -8,10 +8,13 @@ import hashlib
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import numpy as np
 
 from redline.errors import RedlineError
+from redline.guard._actions_data import FOLDS as ACTION_FOLDS
+from redline.guard._actions_data import action_examples
 from redline.guard._backends import Backend, TfidfBackend, backend_class, new_backend
 from redline.guard._constitution import Constitution, LanguageSeeds, load_language_seeds
 from redline.guard._data import (
@@ -27,6 +30,7 @@ from redline.guard._data import (
 from redline.guard._dedupe import drop_overlap
 from redline.guard._escalation import DEFAULT_MAX_ESCALATED, calibrate_band
 from redline.guard._guard import Guard, Manifest, PrefilterInfo, StageInfo, verdicts
+from redline.guard._injection_train import DEFAULT_INJECTION_FPR, train_injection
 from redline.guard._llm_guard import Band, Reviewer, SecondStage
 from redline.guard._multilingual import (
     MultilingualHead,
@@ -240,6 +244,7 @@ def train_guard(
     max_escalated: float = DEFAULT_MAX_ESCALATED,
     languages: Sequence[LanguageSeeds] | None = None,
     multilingual: bool = True,
+    injection: bool = True,
 ) -> Guard:
     """Train input and output classifiers from a constitution (plus optional labelled examples).
 
@@ -254,7 +259,8 @@ def train_guard(
     the guard model's answers, to send at most `max_escalated` of them to it. With
     `multilingual` and seeds in other languages (`languages`, by default the constitution's
     shipped language files), the guard gets a multilingual head (`train_multilingual`) for
-    text not in English.
+    text not in English. With `injection`, the guard gets the agent stages: injection
+    screening (`injection_stage`) and the action monitor's classifier (`action_stage`).
     """
     started = time.monotonic()
     kind = backend_class(backend)
@@ -282,6 +288,8 @@ def train_guard(
             head, head_info = train_multilingual(
                 constitution, found, target_fpr, seed, holdout, exclude
             )
+    injection_backend, injection_info = injection_stage(seed) if injection else (None, None)
+    actions_backend, actions_info = action_stage(seed) if injection else (None, None)
     manifest = Manifest(
         constitution=constitution.id,
         constitution_sha256=hashlib.sha256(constitution.model_dump_json().encode()).hexdigest(),
@@ -293,8 +301,10 @@ def train_guard(
         hazard_codes=constitution.hazard_codes(),
         tag=constitution.tagged(),
         multilingual=head_info,
+        injection=injection_info,
+        actions=actions_info,
     )
-    guard = Guard(manifest, backends, prefilters, head)
+    guard = Guard(manifest, backends, prefilters, head, injection_backend, actions_backend)
     if reviewer is not None:
         bands: dict[str, Band] = {
             stage: calibrate_band(
@@ -311,3 +321,58 @@ def train_guard(
         second = SecondStage(reviewer=reviewer, target_fpr=target_fpr, bands=bands)
         guard.manifest = manifest.model_copy(update={"second_stage": second})
     return guard
+
+
+@lru_cache(maxsize=2)
+def injection_stage(
+    seed: int = 0, target_fpr: float = DEFAULT_INJECTION_FPR
+) -> tuple[Backend, StageInfo]:
+    """The injection stage, trained on self-written documents.
+
+    Its threshold is calibrated on held-out ones (other framings and actions) to flag at
+    most `target_fpr` of the benign. Trained once per process and arguments: it does not
+    depend on the constitution, and guards only read it.
+    """
+    backend, scores, y, n_train = train_injection(seed)
+    threshold = calibrate(scores[y == 0], target_fpr)
+    info = StageInfo(
+        backend=backend.name,
+        threshold=threshold,
+        target_fpr=target_fpr,
+        calibration_fpr=float(np.mean(scores[y == 0] > threshold)),
+        calibration_tpr=float(np.mean(scores[y == 1] > threshold)),
+        train_examples=n_train,
+        calibration_examples=int(y.size),
+    )
+    return backend, info
+
+
+DEFAULT_ACTION_FPR = 0.05
+"""Target share of the held-out allowed calls the monitor's classifier flags."""
+
+
+@lru_cache(maxsize=2)
+def action_stage(
+    seed: int = 0, target_fpr: float = DEFAULT_ACTION_FPR
+) -> tuple[Backend, StageInfo]:
+    """The action monitor's classifier, trained on four fifths of the self-written calls.
+
+    Its threshold is calibrated on the other fifth (actions it never saw) to `target_fpr`.
+    """
+    train_folds = tuple(range(ACTION_FOLDS - 1))
+    texts, labels = action_examples(seed, train_folds)
+    backend = TfidfBackend(with_categories=False)
+    backend.fit(texts, labels, [""] * len(texts), seed)
+    calib, y_list = action_examples(seed, (ACTION_FOLDS - 1,))
+    scores, y = backend.score(calib).harm, np.asarray(y_list)
+    threshold = calibrate(scores[y == 0], target_fpr)
+    info = StageInfo(
+        backend=backend.name,
+        threshold=threshold,
+        target_fpr=target_fpr,
+        calibration_fpr=float(np.mean(scores[y == 0] > threshold)),
+        calibration_tpr=float(np.mean(scores[y == 1] > threshold)),
+        train_examples=len(texts),
+        calibration_examples=len(calib),
+    )
+    return backend, info

@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict
 
 Stage = Literal["input", "output"]
 STAGES: tuple[Stage, ...] = ("input", "output")
+Screened = Literal["input", "output", "injection", "action"]
+"""What a verdict judged: the content stages, data the model reads (`injection`), or an
+agent's tool call (`action`, from the action monitor)."""
 
 
 class Verdict(BaseModel):
@@ -14,7 +17,7 @@ class Verdict(BaseModel):
 
     model_config = ConfigDict(use_attribute_docstrings=True)
 
-    stage: Stage
+    stage: Screened
     score: float
     """Probability the text is restricted (the maximum over its decoded views)."""
     threshold: float
@@ -45,7 +48,7 @@ class Verdict(BaseModel):
     segment, the response (empty for a single text)."""
 
     @classmethod
-    def failed(cls, stage: Stage, threshold: float, error: BaseException) -> "Verdict":
+    def failed(cls, stage: Screened, threshold: float, error: BaseException) -> "Verdict":
         """The verdict of a screen that raised: flagged, so the text is blocked (fail closed)."""
         return cls(stage=stage, score=1.0, threshold=threshold, flagged=True, categories={},
                    view="raw", error=f"{type(error).__name__}: {error}")  # fmt: skip

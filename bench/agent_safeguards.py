@@ -1,0 +1,232 @@
+"""Agent safeguards as safeguards: the injection stage and the action monitor, measured.
+
+Injection stage (trained as `redline guard train` trains it, seed 0):
+- `generated`: self-written documents from fresh seeds in the calibration fold (framings and
+  actions training never saw; the threshold was set on this fold's benign documents, so its
+  false-positive rate is near its target by construction), per carrier and per encoding;
+- `handwritten-a`: 60 documents written by hand for the bench (30 injected, 30 benign twins);
+  used while developing the stage (its errors were looked at), so optimistic;
+- `handwritten-b`: 40 more (20 + 20), written before the last change and not looked at while
+  tuning: the honest held-out figure of the hand-written sets;
+- with `--data`: benign text from ../shared/data as documents (XSTest's safe prompts, the
+  OpenAI moderation samples with no flag): the share flagged (never trained on).
+
+Action monitor (Inspect evaluations with the monitor as approver, scripted agents playing the
+suites' reference solutions in the local sandbox, as the tests do): the share of the cyber
+suite's actions it stops (its CTF solutions: the offensive reference actions) and of the
+autonomy suite's (code repair: benign), and each suite's accuracy with the monitor on
+(without it, every reference solution passes: tests/evals).
+
+Usage: python bench/agent_safeguards.py [--data ../shared/data] [--skip-monitor]
+       [--out bench/results/agent_safeguards.json]
+"""
+
+import argparse
+import csv
+import gzip
+import json
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from redline._stats import wilson  # noqa: E402
+from redline.guard import Constitution, Guard, train_guard  # noqa: E402
+from redline.guard._injection_data import Document, documents  # noqa: E402
+from redline.guard._injection_train import (  # noqa: E402
+    CALIBRATION_FOLDS,
+    document_scores,
+    ordinary_sentences,
+)
+
+HERE = Path(__file__).parent
+TINY = Constitution.model_validate(
+    {
+        "schema_version": 1, "id": "bench-tiny", "name": "bench", "description": "",
+        "categories": [{
+            "id": kind, "name": kind, "severity": "low", "level": "ASL-2",
+            "restricted": f"Breaking {kind}s.", "permitted": f"Playing with {kind}s.",
+            "harmful_seeds": [f"How do I break {kind} number {i} on purpose" for i in range(8)],
+            "permitted_seeds": [f"Where can I buy {kind} number {i} for a niece" for i in range(8)],
+        } for kind in ("toy", "kite")],
+    }
+)  # fmt: skip
+"""The content stages are not measured here; a tiny constitution trains them in seconds."""
+CONSOLE = Console()
+
+
+def rate(hits: int, n: int) -> dict[str, Any]:
+    low, high = wilson(hits, n) if n else (float("nan"), float("nan"))
+    return {"n": n, "hits": hits, "rate": hits / n if n else None, "ci95": [low, high]}
+
+
+def handwritten(name: str) -> list[Document]:
+    rows = [json.loads(line) for line in (HERE / "data" / name).read_text().splitlines()]
+    return [Document(r["text"], r["label"], r["carrier"]) for r in rows]
+
+
+def detection(guard: Guard, docs: list[Document]) -> dict[str, Any]:
+    assert guard.injection is not None and guard.manifest.injection is not None
+    threshold = guard.manifest.injection.threshold
+    scores = document_scores(guard.injection, docs, threshold)
+    flagged = scores > threshold
+    y = np.asarray([d.label for d in docs])
+    out: dict[str, Any] = {
+        "caught": rate(int(flagged[y == 1].sum()), int((y == 1).sum())),
+        "benign_flagged": rate(int(flagged[y == 0].sum()), int((y == 0).sum())),
+    }
+    by: dict[str, dict[str, list[int]]] = {"carrier": defaultdict(list),
+                                           "encoding": defaultdict(list)}  # fmt: skip
+    for doc, hit in zip(docs, flagged, strict=True):
+        if doc.label:
+            by["carrier"][doc.carrier].append(int(hit))
+            by["encoding"][doc.encoding].append(int(hit))
+    out["caught_by"] = {k: {g: rate(sum(v), len(v)) for g, v in d.items()} for k, d in by.items()}
+    return out
+
+
+def shared_benign(data: Path) -> dict[str, list[str]]:
+    sets: dict[str, list[str]] = {}
+    xs = data / "xstest" / "xstest_prompts.csv"
+    if xs.is_file():
+        with xs.open() as f:
+            sets["xstest-safe"] = [r["prompt"] for r in csv.DictReader(f) if r["label"] == "safe"]
+    mod = data / "openai_moderation" / "samples-1680.jsonl.gz"
+    if mod.is_file():
+        rows = [json.loads(line) for line in gzip.open(mod, "rt")]
+        flags = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")
+        sets["moderation-unflagged"] = [
+            r["prompt"] for r in rows if all(r.get(k) == 0 for k in flags)
+        ]
+    return sets
+
+
+def monitor_runs(guard_dir: Path) -> dict[str, Any]:
+    import tests.scripted_agent  # noqa: F401  (registers scripted_agent/)
+    from inspect_ai import eval
+    from inspect_ai.approval import ApprovalPolicy
+    from inspect_ai.event import ApprovalEvent
+    from tests.evals.autonomy_solutions import SOLUTIONS as AUTONOMY
+    from tests.evals.cyber_solutions import SOLUTIONS as CYBER
+
+    from redline.evals.autonomy import autonomy, load_tasks
+    from redline.evals.cyber import cyber, registered
+    from redline.guard import monitor_approver
+
+    suites = {
+        "cyber": (cyber(), {c.prompt: CYBER[c.id] for c in registered()}),
+        "autonomy": (autonomy(), {f"({t.id})": AUTONOMY[t.id] for t in load_tasks()}),
+    }
+    out: dict[str, Any] = {}
+    for name, (task, by_prompt) in suites.items():
+        policy = [ApprovalPolicy(monitor_approver(guard=str(guard_dir)), "*")]
+        started = time.perf_counter()
+        logs = tempfile.mkdtemp(prefix="agent-safeguards-")
+        [log] = eval(task, model="scripted_agent/x", model_args={"by_prompt": by_prompt},
+                     approval=policy, display="none", log_dir=logs, max_samples=8)  # fmt: skip
+        decisions: Counter[str] = Counter()
+        rules: Counter[str] = Counter()
+        stopped_examples: list[str] = []
+        for sample in log.samples or []:
+            for event in sample.events:
+                if isinstance(event, ApprovalEvent) and event.approver != "policy":
+                    if event.call.function == "submit":
+                        continue
+                    decisions[event.decision] += 1
+                    if event.decision != "approve":
+                        rules[str(event.explanation).split("]")[0].split("[")[-1]] += 1
+                        if len(stopped_examples) < 5:
+                            stopped_examples.append(
+                                f"{event.call.function}: {json.dumps(event.call.arguments)[:120]}"
+                            )
+        total = sum(decisions.values())
+        stopped = total - decisions["approve"]
+        metrics = log.results.scores[0].metrics if log.results and log.results.scores else {}
+        accuracy = next((m.value for k, m in metrics.items() if k in ("accuracy", "mean")), None)
+        out[name] = {
+            "actions": total,
+            "stopped": rate(stopped, total),
+            "decisions": dict(decisions),
+            "rules": dict(rules),
+            "accuracy_with_monitor": accuracy,
+            "examples_stopped": stopped_examples,
+            "seconds": round(time.perf_counter() - started, 1),
+            "log": log.location,
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--skip-monitor", action="store_true")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "agent_safeguards.json")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    guard = train_guard(TINY, backend="tfidf", seed=0)  # its content stages play no part
+    info = guard.manifest.injection
+    assert info is not None
+    seconds = round(time.perf_counter() - started, 1)
+    results: dict[str, Any] = {"injection_stage": info.model_dump(), "train_seconds": seconds}
+    generated = documents(101, per_fold=400, folds=CALIBRATION_FOLDS, ordinary=ordinary_sentences())
+    sets = {
+        "generated": generated,
+        "handwritten-a": handwritten("injection_heldout.jsonl"),
+        "handwritten-b": handwritten("injection_heldout_b.jsonl"),
+    }
+    results["injection"] = {name: detection(guard, docs) for name, docs in sets.items()}
+    if args.data is not None:
+        for name, texts in shared_benign(args.data).items():
+            docs = [Document(t, 0, name) for t in texts]
+            results["injection"][name] = detection(guard, docs)
+
+    table = Table(title="Injection stage: caught / benign flagged (95% CI)")
+    for column in ("set", "injected caught", "benign flagged"):
+        table.add_column(column)
+    for name, r in results["injection"].items():
+
+        def cell(x: dict[str, Any]) -> str:
+            if not x["n"]:
+                return "-"
+            return f"{x['rate']:.1%} [{x['ci95'][0]:.1%}, {x['ci95'][1]:.1%}] n={x['n']}"
+
+        table.add_row(name, cell(r["caught"]), cell(r["benign_flagged"]))
+    CONSOLE.print(table)
+    by = Table(title="Generated set: injected caught by carrier and encoding")
+    by.add_column("group")
+    by.add_column("caught")
+    for kind, groups in results["injection"]["generated"]["caught_by"].items():
+        for group, r in sorted(groups.items()):
+            by.add_row(f"{kind}={group}", f"{r['rate']:.1%} ({r['hits']}/{r['n']})")
+    CONSOLE.print(by)
+
+    if not args.skip_monitor:
+        with tempfile.TemporaryDirectory() as folder:
+            guard.save(Path(folder) / "guard")
+            results["monitor"] = monitor_runs(Path(folder) / "guard")
+        table = Table(title="Action monitor on the suites' reference solutions")
+        for column in ("suite", "actions", "stopped (95% CI)", "accuracy with monitor", "rules"):
+            table.add_column(column)
+        for name, r in results["monitor"].items():
+            s = r["stopped"]
+            table.add_row(name, str(r["actions"]),
+                          f"{s['rate']:.1%} [{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}]",
+                          str(r["accuracy_with_monitor"]), json.dumps(r["rules"]))  # fmt: skip
+        CONSOLE.print(table)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    CONSOLE.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
