@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ class StubState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
     request_ids: list[str] = field(default_factory=list)
-    """The x-request-id header of each chat request (the proxy's id of the request)."""
+    """The id each chat request carried (its x-request-id, a UUID, as the proxy's chatcmpl- id)."""
     cookies: list[str] = field(default_factory=list)
     """The Cookie header of each request."""
     set_cookie: str | None = None
@@ -66,7 +67,8 @@ def stub_app(state: StubState) -> FastAPI:
         body = await request.json()
         state.requests.append(body)
         state.authorizations.append(request.headers.get("authorization", ""))
-        state.request_ids.append(request.headers.get("x-request-id", ""))
+        sent = request.headers.get("x-request-id", "")  # a UUID: as llama.cpp's server wants
+        state.request_ids.append(f"chatcmpl-{uuid.UUID(sent).hex}" if sent else "")
         state.cookies.append(request.headers.get("cookie", ""))
         cookie = {"set-cookie": state.set_cookie} if state.set_cookie else {}
         state.ports.append(request.client.port if request.client else 0)

@@ -115,6 +115,15 @@ class ScreenedStream(StreamingResponse):
                 await self._on_close()
 
 
+def upstream_request_id(request_id: str) -> str:
+    """The id a request carries upstream: its UUID (`chatcmpl-HEX` -> the UUID HEX).
+
+    llama.cpp's OpenAI server (llama-cpp-python, through starlette-context) answers 400 to an
+    `x-request-id` that is not a UUID; every server takes one that is.
+    """
+    return str(uuid.UUID(request_id.removeprefix("chatcmpl-")))
+
+
 def shared_state(config: ProxyConfig) -> SharedState:
     """Where rate limits and stream caps are kept: Redis with `redis_url`, else this process."""
     if config.redis_url:
@@ -330,8 +339,9 @@ class GuardProxy:
     ) -> aiohttp.ClientResponse:
         """Send a request upstream and wait for its headers; failures are 502/504.
 
-        A chat request carries its id (`x-request-id`, as in the audit log), so the
-        upstream's logs can be matched to the proxy's records. An upstream's own error text
+        A chat request carries its id (`x-request-id`: the audit log's `chatcmpl-HEX` as the
+        UUID HEX, see `upstream_request_id`), so the upstream's logs can be matched to the
+        proxy's records. An upstream's own error text
         reaches the client (it only echoes what the client sent) but the audit log only with
         `audit_texts`.
         """
@@ -340,7 +350,7 @@ class GuardProxy:
         body = orjson.dumps(payload.upstream_payload()) if payload else None
         self.metrics.upstream_requests.inc()
         try:
-            headers = {"x-request-id": request_id} if request_id else None
+            headers = {"x-request-id": upstream_request_id(request_id)} if request_id else None
             response = await self.client.request(
                 method, f"{self.upstream}{path}", data=body, headers=headers
             )
