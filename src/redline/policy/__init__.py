@@ -11,6 +11,7 @@ from redline.policy._compute import (
 )
 from redline.policy._decision import Decision, decide
 from redline.policy._evidence import Evidence, ManualEvidence, Measurement
+from redline.policy._headline import Headline, headline
 from redline.policy._library import DEFAULT_POLICY, load_policy, shipped_policies
 from redline.policy._schema import (
     AttestedSafeguard,
@@ -33,6 +34,7 @@ __all__ = [
     "Decision",
     "Estimate",
     "Evidence",
+    "Headline",
     "Indicator",
     "Level",
     "ManualEvidence",
@@ -49,6 +51,7 @@ __all__ = [
     "decide",
     "flop_from_hardware",
     "flop_from_params",
+    "headline",
     "load_policy",
     "shipped_policies",
     "tier_table",
