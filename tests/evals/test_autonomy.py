@@ -196,6 +196,8 @@ def test_metric_reports_hours_with_interval_names():
     assert result["time_horizon_hours"] == pytest.approx(minutes[0] / 60)
     assert result["time_horizon_hours_ci_lower"] <= result["time_horizon_hours"]
     assert result["time_horizon_hours"] <= result["time_horizon_hours_ci_upper"]
+    empty = time_horizon()([])  # no sample scored yet: the same names, no values
+    assert set(empty) == set(result) and all(math.isnan(v) for v in empty.values())
 
 
 def test_without_nudges_a_reply_that_calls_no_tool_ends_the_attempt(tmp_path):
