@@ -189,6 +189,8 @@ def to_model_output(model_name: str, result: dict[str, Any], parse_tools: bool) 
         "tool_calls" if tool_calls else _FINISH.get(choice["finish_reason"], "unknown")
     )
     usage = result.get("usage") or {}
+    # as Inspect's OpenAI provider does: input tokens read from the cache are counted apart
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     return ModelOutput(
         model=model_name,
         choices=[
@@ -201,9 +203,10 @@ def to_model_output(model_name: str, result: dict[str, Any], parse_tools: bool) 
             )
         ],
         usage=ModelUsage(
-            input_tokens=usage.get("prompt_tokens", 0),
+            input_tokens=usage.get("prompt_tokens", 0) - cached,
             output_tokens=usage.get("completion_tokens", 0),
             total_tokens=usage.get("total_tokens", 0),
+            input_tokens_cache_read=cached or None,
         ),
     )
 
