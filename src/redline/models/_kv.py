@@ -10,7 +10,9 @@
 - **Logits only where asked for**: a pass through the output layer for every prompt position
   (about half the cost of reading a prompt) happens only in calls that want them.
 
-Greedy answers are the same as with the cache cleared before every call (tests/test_engine.py).
+Greedy answers equal a cleared cache's on tests/test_engine.py's prompts, but not always:
+llama.cpp's arithmetic depends on how a prompt splits into cached and newly read tokens
+(docs/architecture.md).
 This module imports llama_cpp: import it only where a model is loaded.
 """
 
