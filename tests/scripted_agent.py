@@ -1,6 +1,7 @@
 """A scripted model for agentic tests: it plays a fixed list of tool calls, no weights needed.
 
-Steps are one-key dicts: {"bash": CMD}, {"python": CODE} or {"submit": ANSWER}. In any step,
+Steps are one-key dicts: {"bash": CMD}, {"python": CODE}, {"submit": ANSWER} or {"say": TEXT}
+(a reply that calls no tool). In any step,
 `{last}` is replaced by the previous tool result, stripped. Pass the steps with
 `model_args={"steps": [...]}`, or per sample with `model_args={"by_prompt": {TEXT: [...]}}`
 where TEXT is a substring of the sample's first user message. After the last step the model
@@ -58,6 +59,12 @@ class ScriptedAgent(ModelAPI):
         turn = sum(isinstance(m, ChatMessageAssistant) for m in input)
         step = steps[turn] if turn < len(steps) else {"submit": ""}
         [(function, value)] = step.items()
+        if function == "say":
+            reply = ChatMessageAssistant(content=value, model=self.model_name)
+            return ModelOutput(
+                model=self.model_name,
+                choices=[ChatCompletionChoice(message=reply, stop_reason="stop")],
+            )
         last = next((m.text for m in reversed(input) if isinstance(m, ChatMessageTool)), "")
         call = ToolCall(
             id=f"call_{turn}",

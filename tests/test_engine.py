@@ -110,3 +110,65 @@ def test_corrupt_gguf_file(tmp_path):
     bad.write_bytes(smollm2_path().read_bytes()[:4096])
     with pytest.raises(ModelLoadError, match="cannot load GGUF model"):
         get_engine(bad)
+
+
+SYSTEM = "You are a careful assistant working in a Linux sandbox with a bash tool."
+
+
+def fresh_answers(calls: list[tuple[list[dict[str, str]], dict[str, object]]]) -> list[dict]:
+    """The reference: every call on a separate Llama whose cache is cleared first."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(smollm2_path()), n_ctx=4096, logits_all=True, verbose=False)
+    answers = []
+    for messages, params in calls:
+        llm.reset()
+        answers.append(llm.create_chat_completion(messages=messages, **params))
+    return answers
+
+
+def test_prefix_reuse_gives_the_answers_of_a_cleared_cache(engine):
+    first = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "List the files."}]
+    reply = engine.chat(first, reuse=True, max_tokens=24, temperature=0.0)["choices"][0]["message"]
+    extended = [
+        *first,
+        {"role": "assistant", "content": reply["content"]},
+        {"role": "user", "content": "Now count them."},
+    ]
+    early = [{"role": "user", "content": "Name a colour."}]  # diverges at the first message
+    greedy = {"max_tokens": 24, "temperature": 0.0}
+    calls = [
+        (first, greedy),
+        (early, greedy),
+        (extended, greedy),  # back to the first conversation, extended
+        (early, {**greedy, "logprobs": True, "top_logprobs": 3}),
+        (extended, greedy),  # the whole prompt is cached
+        (first, greedy),  # a prefix of what is cached
+    ]
+    engine.score_continuations("The capital of France is", [" Paris"])  # leaves the cache
+    got = [engine.chat(messages, reuse=True, **params) for messages, params in calls]
+    expected = fresh_answers(calls)
+    for g, e in zip(got, expected, strict=True):
+        assert g["choices"][0]["message"]["content"] == e["choices"][0]["message"]["content"]
+    cached = [g["usage"]["prompt_tokens_details"]["cached_tokens"] for g in got]
+    prompts = [g["usage"]["prompt_tokens"] for g in got]
+    assert cached[2] >= prompts[0]  # the extension reads little more than its new turn
+    assert cached[4] == prompts[4] - 1  # only the last token is read again
+    assert cached[5] == prompts[5] - 1
+    ours = got[3]["choices"][0]["logprobs"]["content"]
+    theirs = expected[3]["choices"][0]["logprobs"]["content"]
+    assert [t["token"] for t in ours] == [t["token"] for t in theirs]
+    for a, b in zip(ours, theirs, strict=True):
+        assert a["logprob"] == pytest.approx(b["logprob"], abs=1e-4)
+
+
+def test_scoring_leaves_a_conversation_reusable(engine):
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Say hi."}]
+    engine.chat(messages, reuse=True, max_tokens=8, temperature=0.0)
+    engine.score_continuations("The capital of France is", [" Paris", " Berlin"])
+    again = engine.chat(messages, reuse=True, max_tokens=8, temperature=0.0)
+    assert again["usage"]["prompt_tokens_details"]["cached_tokens"] > 0
+    cleared = engine.chat(messages, max_tokens=8, temperature=0.0)  # reuse is asked for
+    assert cleared["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
+    paris, berlin = engine.score_continuations("The capital of France is", [" Paris", " Berlin"])
+    assert paris.logprob == pytest.approx(independent_logprob(CONTEXT, " Paris"), abs=1e-3)

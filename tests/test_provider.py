@@ -46,6 +46,8 @@ def test_inspect_eval_runs_offline(tmp_path, no_network, monkeypatch):
     assert all(s.output.completion.strip() for s in saved.samples or [])
     usage = saved.stats.model_usage["redline/smollm2"]
     assert usage.input_tokens > 0 and usage.output_tokens > 0
+    # the questions share the chat template's opening, read from the KV cache after the first
+    assert usage.input_tokens_cache_read and usage.input_tokens_cache_read > 0
 
 
 def test_registered_task_runs_through_entry_point(tmp_path, no_network):

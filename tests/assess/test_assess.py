@@ -11,7 +11,16 @@ from redline.assess._profile import GuardTraining
 from redline.assess._run import resolve_guard
 from redline.cli import app
 from redline.errors import RedlineError
-from redline.policy import AttestedSafeguard, Evidence, ManualEvidence, decide, load_policy
+from redline.evals.cyber import cyber
+from redline.policy import (
+    AttestedSafeguard,
+    Evidence,
+    ManualEvidence,
+    decide,
+    load_policy,
+    shipped_policies,
+    wilson,
+)
 from redline.report import verify_report
 from redline.store import Store
 from tests.guard.tiny import TINY
@@ -53,6 +62,29 @@ def test_shipped_profiles_load_and_full_is_comprehensive():
     tasks = {s.task for s in quick.steps}
     assert {"redline/knowledge", "redline/redteam"} <= tasks
     assert all(s.over_refusal is not None for s in quick.steps if s.task == "redline/redteam")
+
+
+def test_quick_screens_rule_out_every_agentic_threshold_of_a_model_that_solves_none():
+    """Each agentic screen has the samples a zero score needs to clear every screen line."""
+    quick = load_profile("quick")
+    sizes = {}
+    for step in quick.steps:
+        if step.task in ("redline/cyber", "redline/autonomy"):
+            chosen = step.task_args.get("challenges")
+            sizes[step.task] = len(chosen) if chosen else step.limit
+            assert step.task_args["nudge"] is False and step.message_limit and step.max_tokens
+    [ctf] = [s for s in quick.steps if s.task == "redline/cyber"]
+    built = cyber(challenges=ctf.task_args["challenges"])  # every id names a challenge here
+    assert len(built.dataset) == sizes["redline/cyber"] == 10
+    for name in shipped_policies():
+        for threshold in load_policy(name).thresholds:
+            for ind in threshold.indicators:
+                if ind.required and ind.task in sizes:
+                    n = sizes[ind.task]
+                    upper = wilson(0, n)[1]
+                    assert n >= ind.min_samples, (name, ind.id)
+                    assert ind.rule_out_below and upper < ind.rule_out_below.value, (name, ind.id)
+                    assert ind.alert_at is None or upper < ind.alert_at.value, (name, ind.id)
 
 
 def test_a_bad_profile_is_a_clear_error(tmp_path):

@@ -196,3 +196,20 @@ def test_metric_reports_hours_with_interval_names():
     assert result["time_horizon_hours"] == pytest.approx(minutes[0] / 60)
     assert result["time_horizon_hours_ci_lower"] <= result["time_horizon_hours"]
     assert result["time_horizon_hours"] <= result["time_horizon_hours_ci_upper"]
+    empty = time_horizon()([])  # no sample scored yet: the same names, no values
+    assert set(empty) == set(result) and all(math.isnan(v) for v in empty.values())
+
+
+def test_without_nudges_a_reply_that_calls_no_tool_ends_the_attempt(tmp_path):
+    [log] = eval(
+        autonomy(nudge=False),
+        model="scripted_agent/x",
+        model_args={"steps": [{"say": "I am thinking."}] * 4},
+        sample_id="pager-page-count",
+        display="none",
+        log_dir=str(tmp_path),
+    )
+    assert log.status == "success" and log.samples
+    [sample] = log.samples
+    assert sum(m.role == "assistant" for m in sample.messages) == 1
+    assert sample.scores and sample.scores["hidden_tests"].value == "I"

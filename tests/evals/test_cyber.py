@@ -157,3 +157,19 @@ def test_challenges_needing_a_missing_compiler_are_left_out(
     task = cyber(tier=3)
     assert [s.id for s in task.dataset] == ["rev-obf-python", "rev-obf-shell", "rev-pyc", "rev-vm"]
     assert set(task.metadata["unavailable"]) == {"rev-c-licence", "rev-c-stack", "rev-c-table"}
+
+
+@pytest.mark.parametrize(("nudge", "replies"), [(True, 3), (False, 1)])
+def test_without_nudges_a_reply_that_calls_no_tool_ends_the_attempt(tmp_path, nudge, replies):
+    [log] = eval(
+        cyber(challenges="enc-base64", nudge=nudge),
+        model="scripted_agent/x",
+        model_args={"steps": [{"say": "I am thinking."}] * 4},
+        message_limit=8,
+        display="none",
+        log_dir=str(tmp_path),
+    )
+    assert log.status == "success" and log.samples
+    [sample] = log.samples
+    assert sum(m.role == "assistant" for m in sample.messages) == replies
+    assert sample.scores and sample.scores["flag_match"].value == "I"

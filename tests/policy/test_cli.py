@@ -63,7 +63,11 @@ def test_decide_blocks_when_a_threshold_is_not_ruled_out(make_log, policy_file, 
         ],
     )
     assert result.exit_code == 1, result.output
-    assert "DO NOT DEPLOY" in result.output
+    out = " ".join(result.output.split())
+    assert out.startswith(
+        "Required: ASL-3 1 of 2 capability thresholds not ruled out by measurement: CYBER-3"
+    )
+    assert out.index("DO NOT DEPLOY") < out.index("Capability thresholds")
 
 
 def test_decide_with_the_default_policy_on_unrelated_logs_fails_closed(make_log, tmp_path):

@@ -167,6 +167,10 @@ def test_terminal_json_and_html_show_the_determination(tmp_path, assessment):  #
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
+    # the headline does not count a determination as a measurement
+    assert "1 of 1 capability thresholds not ruled out by measurement: BIO-3 (below by " in (
+        " ".join(result.output.split())
+    )
     summary = "ASL-2 by determination of Responsible Scaling Officer on 2026-11-20"
     assert f"BIO-3: {summary}: The trial rules out meaningful uplift." in result.output
     assert f"decided by J. Doe (Responsible Scaling Officer); evidence: virology; {path}:12" in (

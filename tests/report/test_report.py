@@ -211,7 +211,9 @@ def test_html_is_self_contained_and_leads_with_the_decision(assessment):
     html = render_html(report)
     assert "<script" not in html and "<link" not in html
     assert "src=" not in html and "url(" not in html
-    assert html.index("DO NOT DEPLOY") < html.index("Capability report")
+    body = html[html.index("<body>") :]
+    assert body.index("Required: ") < body.index("DO NOT DEPLOY") < body.index("Capability report")
+    assert body.index('id="next"') < body.index("Capability report")
     assert html.count("<svg") >= 5
     assert 'id="asr-per-attack"' in html and 'id="best-of-n"' in html
 

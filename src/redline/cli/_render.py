@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from redline.policy import ComputeReport, Decision, IndicatorResult
+from redline.policy import ComputeReport, Decision, IndicatorResult, headline
 
 if TYPE_CHECKING:
     from inspect_ai.log import EvalLog
@@ -26,6 +26,14 @@ _STYLE = {
 }
 
 
+_GROUP_STYLE = {
+    "met": "green",
+    "not met": "red",
+    "no attestation": "magenta",
+    "not measured": "magenta",
+}
+
+
 def _styled(status: str) -> str:
     return f"[{_STYLE.get(status, 'red')}]{status}[/]"
 
@@ -40,14 +48,26 @@ def _estimate(ind: IndicatorResult) -> str:
     return f"{e.value:.3g} [{e.lower:.3g}, {e.upper:.3g}] {n}"
 
 
-def print_decision(d: Decision, console: Console | None = None) -> None:
-    """The decision first, then thresholds, safeguards, reasons and evidence problems."""
-    console = console or Console()
+def print_headline(d: Decision, console: Console) -> None:
+    """The level required, the decision with its safeguards by status, and what to do next."""
+    h = headline(d)
+    console.print(f"[bold]Required: {h.required}[/]")
+    console.print(f"  {h.thresholds_line} (policy {d.policy.id}; {', '.join(d.models) or '-'}).")
     verdict = "[bold green]DEPLOY[/]" if d.outcome == "deploy" else "[bold red]DO NOT DEPLOY[/]"
-    console.print(
-        f"{verdict}  policy {d.policy.id}; required: deployment {d.required_deployment}, "
-        f"security {d.required_security}; models: {', '.join(d.models) or '-'}"
-    )
+    console.print(verdict)
+    console.print(f"  {h.safeguards_line}.")
+    for status, ids in h.safeguards.items():
+        console.print(f"  [{_GROUP_STYLE[status]}]{status}[/]: {', '.join(ids)}")
+    if h.next_steps:
+        console.print("[bold]Next[/]")
+        for step in h.next_steps:
+            console.print(f"- {step}")
+
+
+def print_decision(d: Decision, console: Console | None = None) -> None:
+    """The headline first, then thresholds, safeguards, reasons and evidence problems."""
+    console = console or Console()
+    print_headline(d, console)
     console.print(f"[dim]{escape(d.policy.describe())}[/]")
     for det in d.determinations:
         where = f"{det.file}:{det.line}" if det.line else det.file

@@ -9,7 +9,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
-from inspect_ai.agent import Agent, AgentPrompt, react
+from inspect_ai.agent import Agent, AgentPrompt, AgentState, react
 from inspect_ai.tool import bash, python
 from inspect_ai.util import SandboxEnvironmentSpec
 
@@ -34,10 +34,21 @@ def sandbox_spec(kind: str) -> SandboxEnvironmentSpec:
     raise RedlineError(f"unknown sandbox {kind!r}: use local or docker")
 
 
-def tool_agent(instructions: str) -> Agent:
-    """A ReAct agent with bash and python tools that ends by calling submit(answer)."""
+async def _acting(state: AgentState) -> bool:
+    """Go on only while the model calls tools: a reply without a tool call ends the attempt."""
+    return bool(state.output.message.tool_calls)
+
+
+def tool_agent(instructions: str, nudge: bool = True) -> Agent:
+    """A ReAct agent with bash and python tools that ends by calling submit(answer).
+
+    `nudge`: a reply that calls no tool is answered with Inspect's request to go on (the
+    default), or, when False, ends the attempt with that reply as the answer. Screens use
+    False, so a model that does not act costs one reply, not its whole message budget.
+    """
     return react(
         prompt=AgentPrompt(instructions=instructions),
         tools=[bash(timeout=COMMAND_TIMEOUT), python(timeout=COMMAND_TIMEOUT)],
         attempts=1,
+        on_continue=None if nudge else _acting,
     )

@@ -31,15 +31,15 @@ class ContinuationScore:
 
 
 class GGUFEngine:
-    """A GGUF model loaded by llama.cpp with logits kept for every position."""
+    """A GGUF model loaded by llama.cpp that keeps its KV cache between calls."""
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
-        from llama_cpp import Llama
+        from redline.models._kv import PrefixLlama
 
         self.path = path
         self._lock = threading.Lock()
         try:
-            self._llama = Llama(
+            self._llama = PrefixLlama(
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_threads=n_threads,
@@ -47,7 +47,7 @@ class GGUFEngine:
                 # n_threads says: on a busy machine those threads wait on each other, and
                 # reading a prompt then costs about three times the CPU
                 n_threads_batch=n_threads,
-                logits_all=True,  # needed for logprobs and continuation scoring
+                logits_all=True,  # room for logprobs and continuation scoring, when asked
                 verbose=False,
             )
         except (ValueError, RuntimeError) as ex:
@@ -65,17 +65,24 @@ class GGUFEngine:
         tokens: list[int] = self._llama.tokenize(text.encode(), add_bos=False, special=True)
         return tokens
 
-    def chat(self, messages: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
+    def chat(
+        self, messages: list[dict[str, Any]], reuse: bool = False, **params: Any
+    ) -> dict[str, Any]:
         """Run one chat completion through the GGUF chat template.
 
-        The KV cache is cleared first so the answer depends only on the inputs and the seed,
-        never on which request ran before it.
+        With `reuse`, only the prompt tokens past the longest prefix it shares with a cached
+        conversation are read (`PrefixLlama`; greedy answers can then differ from a cleared
+        cache's); without, the prompt is read in full. The usage's
+        `prompt_tokens_details.cached_tokens` counts the tokens not read, as OpenAI's API does.
+        Logits for every position only when logprobs are asked for.
         """
         with self._lock:
-            self._llama.reset()
+            self._llama.reuse = reuse
+            self._llama.want_all_logits(bool(params.get("logprobs")))
             result: dict[str, Any] = self._llama.create_chat_completion(
                 messages=messages, stream=False, **params
             )
+            result["usage"]["prompt_tokens_details"] = {"cached_tokens": self._llama.prompt_cached}
             return result
 
     def score_continuations(
@@ -102,6 +109,8 @@ class GGUFEngine:
         scores: list[ContinuationScore] = []
         with self._lock:
             llm = self._llama
+            llm.save_live()  # a conversation in the cache stays reusable
+            llm.want_all_logits(True)
             llm.reset()
             llm.eval(ctx)
             for text, toks in zip(continuations, conts, strict=True):

@@ -49,8 +49,16 @@ class RedlineGGUF(ModelAPI):
         model_path: str | None = None,
         n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
+        prefix_reuse: bool = False,
     ) -> None:
+        """The embedded model; `prefix_reuse` keeps the KV cache between calls.
+
+        With `-M prefix_reuse=true` an agent's next turn reads only its new tokens; greedy
+        answers can then depend on which calls came before (docs/architecture.md). Each
+        call's log records the choice.
+        """
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
+        self.prefix_reuse = bool(prefix_reuse)
         self.engine = get_engine(
             resolve_weights(model_name, model_path), n_ctx=int(n_ctx), n_threads=n_threads
         )
@@ -69,19 +77,23 @@ class RedlineGGUF(ModelAPI):
         started = time.monotonic()
         try:
             result = await anyio.to_thread.run_sync(
-                lambda: self.engine.chat(messages, **params), abandon_on_cancel=False
+                lambda: self.engine.chat(messages, reuse=self.prefix_reuse, **params),
+                abandon_on_cancel=False,
             )
         except ValueError as ex:
             if "exceed context window" not in str(ex):
                 raise
             # the conversation outgrew the context: end this sample, not the whole evaluation
             output = ModelOutput.from_content(self.model_name, "", stop_reason="model_length")
-            return output, ModelCall.create(request={"messages": messages, **params}, response=None)
+            request = {"messages": messages, **params, "prefix_reuse": self.prefix_reuse}
+            return output, ModelCall.create(request=request, response=None)
         elapsed = time.monotonic() - started
         output = to_model_output(self.model_name, result, parse_tools=use_tools)
         output.time = elapsed
         call = ModelCall.create(
-            request={"messages": messages, **params}, response=result, time=elapsed
+            request={"messages": messages, **params, "prefix_reuse": self.prefix_reuse},
+            response=result,
+            time=elapsed,
         )
         return output, call
 
@@ -168,6 +180,8 @@ def to_model_output(model_name: str, result: dict[str, Any], parse_tools: bool) 
         "tool_calls" if tool_calls else _FINISH.get(choice["finish_reason"], "unknown")
     )
     usage = result.get("usage") or {}
+    # as Inspect's OpenAI provider does: input tokens read from the cache are counted apart
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     return ModelOutput(
         model=model_name,
         choices=[
@@ -180,9 +194,10 @@ def to_model_output(model_name: str, result: dict[str, Any], parse_tools: bool) 
             )
         ],
         usage=ModelUsage(
-            input_tokens=usage.get("prompt_tokens", 0),
+            input_tokens=usage.get("prompt_tokens", 0) - cached,
             output_tokens=usage.get("completion_tokens", 0),
             total_tokens=usage.get("total_tokens", 0),
+            input_tokens_cache_read=cached or None,
         ),
     )
 

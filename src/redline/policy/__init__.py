@@ -27,6 +27,7 @@ from redline.policy._evidence import (
     sign_determination,
 )
 from redline.policy._feeds import feeds, task_metadata
+from redline.policy._headline import Headline, headline
 from redline.policy._library import (
     DEFAULT_POLICY,
     PolicyRef,
@@ -64,6 +65,7 @@ __all__ = [
     "Decision",
     "Estimate",
     "Evidence",
+    "Headline",
     "Indicator",
     "Level",
     "ManualEvidence",
@@ -82,6 +84,7 @@ __all__ = [
     "flop_from_hardware",
     "flop_from_params",
     "feeds",
+    "headline",
     "load_policy",
     "measure_compute",
     "reassessment_due",

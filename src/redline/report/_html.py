@@ -4,7 +4,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from redline.policy import IndicatorResult, Measurement, ThresholdResult
+from redline.policy import IndicatorResult, Measurement, ThresholdResult, headline
 from redline.report._model import Report
 from redline.report._svg import IntervalRow, Line, Series, interval_chart, xy_chart
 
@@ -115,6 +115,6 @@ def render_html(report: Report) -> str:
             attack_chart=attack_chart(report) if report.safeguards.attacks else Markup(""),
             bon_chart=bon_chart(report),
             measured_safeguards=[s for s in d.safeguards if s.kind == "measured"],
-            met=sum(s.status == "met" for s in d.safeguards),
+            h=headline(d),
         )
     )

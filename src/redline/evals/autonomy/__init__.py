@@ -61,6 +61,7 @@ def autonomy(
     sandbox: str = "local",
     message_limit: int = MESSAGE_LIMIT,
     time_limit: int = TIME_LIMIT,
+    nudge: bool = True,
 ) -> Task:
     """Autonomous code repair: fix each repository so its hidden tests pass.
 
@@ -68,12 +69,14 @@ def autonomy(
         sandbox: `local` (no isolation: commands run on this machine) or `docker`.
         message_limit: Messages per sample.
         time_limit: Seconds per sample, wall clock.
+        nudge: Answer a reply that calls no tool with a request to go on (True) or end the
+            attempt there (False, for quick screens).
 
     """
     return Task(
         dataset=MemoryDataset([sample_for(t) for t in load_tasks()], name="autonomy"),
         setup=copy_repo(),
-        solver=tool_agent(INSTRUCTIONS),
+        solver=tool_agent(INSTRUCTIONS, nudge),
         scorer=hidden_tests(),
         sandbox=sandbox_spec(sandbox),
         message_limit=message_limit,

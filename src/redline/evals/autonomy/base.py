@@ -137,6 +137,9 @@ def time_horizon() -> Metric:
     to_float = value_to_float()
 
     def compute(scores: list[SampleScore]) -> Value:
+        if not scores:  # Inspect's live display asks before any sample is scored
+            nan = float("nan")
+            return {f"time_horizon_hours{k}": nan for k in ("", "_ci_lower", "_ci_upper")}
         minutes = [float((s.sample_metadata or {})["minutes"]) for s in scores]
         success = [to_float(s.score.value) for s in scores]
         estimate, lower, upper = horizon_with_ci(minutes, success)

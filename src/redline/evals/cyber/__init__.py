@@ -54,6 +54,7 @@ def cyber(
     tier: int | None = None,
     sandbox: str = "local",
     challenges: str | list[str] | None = None,
+    nudge: bool = True,
 ) -> Task:
     """The capture-the-flag suite: agent, per-sample flags, exact-match scorer.
 
@@ -61,6 +62,8 @@ def cyber(
         tier: Only this tier (1-4); all tiers if omitted.
         sandbox: `local` (no isolation: runs as you, in a temporary directory) or `docker`.
         challenges: Only these challenge ids (a list or a comma-separated string).
+        nudge: Answer a reply that calls no tool with a request to go on (True) or end the
+            attempt there (False, for quick screens).
 
     """
     samples, unavailable = [], {}
@@ -86,7 +89,7 @@ def cyber(
     return Task(
         dataset=MemoryDataset(samples, name="redline_cyber"),
         setup=build_challenge(),
-        solver=tool_agent(INSTRUCTIONS),
+        solver=tool_agent(INSTRUCTIONS, nudge),
         scorer=flag_match(),
         cleanup=cleanup,
         sandbox=sandbox_spec(sandbox),
