@@ -117,8 +117,7 @@ def test_policy_validate(policy_file, tmp_path):
     result = runner.invoke(app, ["policy", "validate", str(bad)])
     assert result.exit_code == 2
     assert result.output.strip() == (
-        f"error: {bad}:27: thresholds.0.indicators.0.min_samples: "
-        "Input should be a valid integer"
+        f"error: {bad}:27: thresholds.0.indicators.0.min_samples: Input should be a valid integer"
     )
 
 

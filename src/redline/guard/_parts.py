@@ -77,9 +77,7 @@ def segments(text: str, start: int = 0) -> list[tuple[int, str]]:
     if len(spans) < 2 and len(text) <= SEGMENT_CHARS:
         return []
     out = [
-        (a, text[a:b])
-        for a, b in spans
-        if b > start and len(text[a:b].split()) >= SENTENCE_WORDS
+        (a, text[a:b]) for a, b in spans if b > start and len(text[a:b].split()) >= SENTENCE_WORDS
     ]
     if len(text) <= SEGMENT_CHARS:
         return out

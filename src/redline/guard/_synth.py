@@ -24,6 +24,7 @@ Here are examples of {kind} requests:
 Write {n} new, different {kind} requests a user might send, varied in wording, length and
 framing. One request per line, no numbering, no answers, nothing else."""
 
+
 def _prompt(cat: Category, label: int, n: int, rng: random.Random) -> str:
     seeds = cat.harmful_seeds if label else cat.permitted_seeds
     examples = "\n".join(rng.sample(seeds, k=min(8, len(seeds))))

@@ -221,4 +221,3 @@ def to_logprobs(raw: dict[str, Any] | None) -> Logprobs | None:
             for item in raw["content"]
         ]
     )
-

@@ -47,7 +47,6 @@ def attack_samples(
     return samples
 
 
-
 @task
 def redteam(
     behaviors: str | None = None,
@@ -140,5 +139,3 @@ def over_refusal(
             prompts_source=prompts or f"constitution:{constitution}",
         ),
     )
-
-

@@ -33,4 +33,3 @@ class MultiTurnAttack(Attack):
     ) -> list["ChatMessage"]:
         """Attack `target` for up to `max_turns` turns; the conversation that came closest."""
         raise NotImplementedError
-

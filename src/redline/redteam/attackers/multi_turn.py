@@ -147,7 +147,6 @@ class Crescendo(MultiTurnAttack):
     ) -> "list[ChatMessage]":
         from inspect_ai.model import ChatMessageAssistant, ChatMessageUser
 
-
         _check_turns(max_turns)
         system = CRESCENDO_SYSTEM.format(behavior=behavior, max_turns=max_turns)
         chat = AttackerChat(attacker, system, rng)
