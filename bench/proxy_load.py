@@ -136,7 +136,9 @@ def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "proxy.yaml"
-        entry = ClientKey(name="bench", hash=hash_key(key), requests_per_minute=1e6)
+        # one key for every client: neither its rate nor its stream cap may be what is measured
+        entry = ClientKey(name="bench", hash=hash_key(key), requests_per_minute=1e6,
+                          max_streams=clients)  # fmt: skip
         config.write_text(json.dumps({"upstream": upstream, "keys": [entry.model_dump()],
                                       "stream_every": every, "stream_every_max": every_max,
                                       "audit_log": str(Path(tmp) / "audit.jsonl"),

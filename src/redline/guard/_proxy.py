@@ -449,8 +449,8 @@ class GuardProxy:
             self.finish(state, 200, blocked="input")
             return self.refusal(req, state, headers, lambda: self.free_stream_slot(slot))
         upstream = await self.open_upstream("/chat/completions", req, state.request_id)
-        body = self.stream(req, messages, upstream, state)
-        return ScreenedStream(body, headers, lambda: self.free_stream_slot(slot))
+        free = lambda: self.free_stream_slot(slot)  # noqa: E731  (idempotent)
+        return ScreenedStream(self.stream(req, messages, upstream, state, free), headers, free)
 
     async def take_stream_slot(self, key: ClientKey | None) -> str | None:
         """Hold one of the key's stream slots (anonymous streams have none).
@@ -522,12 +522,14 @@ class GuardProxy:
         messages: list[Message],
         upstream: aiohttp.ClientResponse,
         state: RequestState,
+        done: Callable[[], Awaitable[None]] = _nothing,
     ) -> AsyncIterator[str]:
         """Relay an upstream stream through a StreamScreen: only screened text goes out.
 
         Each screen that releases text sends it at once as one chunk; the opening (role) chunk
         goes with the first text, the closing ones together at the end. A malformed upstream
-        event ends the stream with an error event.
+        event ends the stream with an error event. `done` is awaited before the last chunk goes
+        out, so a client that opens its next stream on [DONE] finds this one's slot free.
         """
         every, grow_to = self.config.stream_every, self.config.stream_every_max
         screen = StreamScreen(self.guard, messages, every, self.exchange.refusal,
@@ -554,7 +556,9 @@ class GuardProxy:
                     break
             if not (ended or events.done) and not screen.stopped:
                 raise ValueError("the upstream stream ended before its last chunk")
-            yield opening + await self.final_chunks(head, screen, messages, state, finish, usage)
+            last = opening + await self.final_chunks(head, screen, messages, state, finish, usage)
+            await done()
+            yield last
             status = 200
         except (aiohttp.ClientError, TimeoutError, ValueError) as err:
             timeout = isinstance(err, TimeoutError)
@@ -563,6 +567,7 @@ class GuardProxy:
             self.metrics.upstream_errors.labels(kind).inc()
             state.error, status = f"{type(err).__name__}: {err}", 504 if timeout else 502
             body = {"error": {"message": message, "type": "upstream_error", "code": status}}
+            await done()
             yield f"data: {orjson.dumps(body).decode()}\n\n"
         finally:
             upstream.release()  # back to the pool if read to its end, else closed (cancels it)
