@@ -1,10 +1,10 @@
 """The embedded engine's KV-cache reuse: same answers as a cleared cache? how much faster?
 
 Replays the embedded model's calls recorded in Inspect logs, in their order, twice: through
-`GGUFEngine.chat` (prefix reuse across calls and conversations) and through a plain llama.cpp
-model whose cache is cleared before every call (the engine before reuse). Counts the answers
-that differ and, for calls with logprobs, the largest logprob difference; reports CPU seconds
-and prompt tokens read from the cache. Writes bench/results/prefix_reuse.json.
+`GGUFEngine.chat` (prefix reuse across calls and conversations) and through a second copy of
+the model that reads every prompt in full into a cleared cache (`-M prefix_reuse=false`).
+Counts the answers that differ and, for calls with logprobs, the largest logprob difference;
+reports CPU seconds and prompt tokens read from the cache. Writes bench/results/prefix_reuse.json.
 
 Usage: python bench/prefix_reuse.py LOG_OR_DIR... [--task NAME]... [--threads N] [--out FILE]
 (for example the logs of `make demo`: python bench/prefix_reuse.py reports/logs --task cyber
@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from inspect_ai.log import list_eval_logs, read_eval_log
-from llama_cpp import Llama
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
 from redline.models import get_engine, smollm2_path
+from redline.models._kv import PrefixLlama
 
 Call = tuple[str, list[dict[str, Any]], dict[str, Any]]
 
@@ -74,7 +74,7 @@ def main() -> None:
     calls = recorded_calls(args.logs, args.task)
     engine = get_engine(smollm2_path(), n_threads=args.threads)
     threads = engine._llama.context_params.n_threads
-    cleared = Llama(
+    cleared = PrefixLlama(  # reuse off: every prompt read in full, in the engine's batches
         model_path=str(smollm2_path()),
         n_ctx=engine.n_ctx,
         n_threads=threads,
@@ -82,6 +82,7 @@ def main() -> None:
         logits_all=True,
         verbose=False,
     )
+    cleared.reuse = False
     rows: dict[str, dict[str, float]] = {}
     differences: list[dict[str, Any]] = []
     for index, (task, messages, params) in enumerate(
@@ -91,7 +92,7 @@ def main() -> None:
         reused = engine.chat(messages, reuse=True, **params)
         reuse_cpu = time.process_time() - started
         started = time.process_time()
-        cleared.reset()
+        cleared.want_all_logits(bool(params.get("logprobs")))
         fresh = cleared.create_chat_completion(messages=messages, **params)
         fresh_cpu = time.process_time() - started
         row = rows.setdefault(

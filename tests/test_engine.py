@@ -3,6 +3,7 @@ import pytest
 
 from redline.errors import ModelLoadError, RedlineError
 from redline.models import check_gguf, get_engine, smollm2_path
+from redline.models._kv import MIN_READ, read_batches
 
 pytestmark = pytest.mark.model
 
@@ -152,14 +153,48 @@ def test_prefix_reuse_gives_the_answers_of_a_cleared_cache(engine):
         assert g["choices"][0]["message"]["content"] == e["choices"][0]["message"]["content"]
     cached = [g["usage"]["prompt_tokens_details"]["cached_tokens"] for g in got]
     prompts = [g["usage"]["prompt_tokens"] for g in got]
-    assert cached[2] >= prompts[0]  # the extension reads little more than its new turn
-    assert cached[4] == prompts[4] - 1  # only the last token is read again
-    assert cached[5] == prompts[5] - 1
+    assert cached[2] >= prompts[0] - MIN_READ  # the extension reads little more than its turn
+    assert cached[4] == prompts[4] - MIN_READ  # only the last few tokens are read again
+    assert cached[5] == prompts[5] - MIN_READ
     ours = got[3]["choices"][0]["logprobs"]["content"]
     theirs = expected[3]["choices"][0]["logprobs"]["content"]
     assert [t["token"] for t in ours] == [t["token"] for t in theirs]
     for a, b in zip(ours, theirs, strict=True):
         assert a["logprob"] == pytest.approx(b["logprob"], abs=1e-4)
+
+
+def test_reuse_gives_the_logits_of_a_cleared_cache_bit_for_bit(engine):
+    # regression: reusing cells written while generating (one token at a time) or read in a
+    # batch of fewer than four tokens changed the last bits of later logits, and so answers
+    rng = np.random.default_rng(7)
+    asks = ["List the files.", "Read notes.txt.", "Why did that fail?", "Try again.", "ok"]
+    conversations = [[{"role": "system", "content": SYSTEM * (i + 1)}] for i in range(3)]
+    calls, got = [], []
+    params = {"max_tokens": 12, "temperature": 0.0, "logprobs": True, "top_logprobs": 1}
+    for _ in range(9):  # three turns each, the conversations interleaved at random
+        messages = conversations[int(rng.integers(3))]
+        messages.append({"role": "user", "content": asks[int(rng.integers(len(asks)))]})
+        calls.append([dict(m) for m in messages])
+        got.append(engine.chat(calls[-1], reuse=True, **params))
+        reply = got[-1]["choices"][0]["message"]["content"]
+        messages.append({"role": "assistant", "content": reply})
+    assert sum(g["usage"]["prompt_tokens_details"]["cached_tokens"] for g in got) > 0
+    for messages, reused in zip(calls, got, strict=True):
+        cleared = engine.chat(messages, reuse=False, **params)
+        ours = [(t["token"], t["logprob"]) for t in reused["choices"][0]["logprobs"]["content"]]
+        theirs = [(t["token"], t["logprob"]) for t in cleared["choices"][0]["logprobs"]["content"]]
+        assert ours == theirs  # exactly equal, not approximately
+
+
+def test_read_batches_are_never_short():
+    assert read_batches(1030, 512) == [(0, 512), (512, 1022), (1022, 1030)]
+    assert read_batches(1024, 512) == [(0, 512), (512, 1024)]
+    assert read_batches(5, 512) == [(0, 5)]
+    for n in range(1, 300):
+        bounds = read_batches(n, 64)
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(b1 == a2 for (_, b1), (a2, _) in zip(bounds, bounds[1:], strict=False))
+        assert all(MIN_READ <= b - a <= 64 for a, b in bounds) or bounds == [(0, n)]
 
 
 def test_scoring_leaves_a_conversation_reusable(engine):

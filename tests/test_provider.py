@@ -36,7 +36,6 @@ def test_inspect_eval_runs_offline(tmp_path, no_network, monkeypatch):
     [log] = eval(
         three_questions(),
         model="redline/smollm2",
-        model_args={"prefix_reuse": True},
         log_dir=str(tmp_path),
         display="none",
         max_tokens=24,
@@ -47,7 +46,8 @@ def test_inspect_eval_runs_offline(tmp_path, no_network, monkeypatch):
     assert all(s.output.completion.strip() for s in saved.samples or [])
     usage = saved.stats.model_usage["redline/smollm2"]
     assert usage.input_tokens > 0 and usage.output_tokens > 0
-    # the questions share the chat template's opening, read from the KV cache after the first
+    # reuse is the default: the questions share the chat template's opening, read from the
+    # KV cache after the first
     assert usage.input_tokens_cache_read and usage.input_tokens_cache_read > 0
     calls = [e.call for s in saved.samples or [] for e in s.events if e.event == "model"]
     assert calls and all(c is not None and c.request["prefix_reuse"] is True for c in calls)

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -37,13 +39,26 @@ def test_verdict_names_category_and_view(tfidf_guard):
     assert encoded.flagged and encoded.view == "base64"
 
 
-def test_training_is_deterministic_under_a_seed(tiny, tfidf_guard):
-    again = train_guard(tiny, backend="tfidf", seed=0, holdout=0.25)
+def test_training_is_deterministic_under_a_seed_in_parallel_or_not(tiny, tfidf_guard):
+    again = train_guard(tiny, backend="tfidf", seed=0, holdout=0.25, jobs=2)  # two processes
     texts = seeds(tiny, True) + seeds(tiny, False)
     assert again.manifest.stages == tfidf_guard.manifest.stages
     assert [v.score for v in again.classify(texts)] == [
         v.score for v in tfidf_guard.classify(texts)
     ]
+
+
+def test_tfidf_guards_saved_before_category_columns_still_score(tiny, tfidf_guard):
+    # a TF-IDF backend pickled before its category head read a subset of the features
+    backend = copy.deepcopy(tfidf_guard.backends["input"])
+    assert backend.category_columns.size == len(backend.category.coef_[0])  # tiny: all of them
+    texts = seeds(tiny, True)[:3]
+    expected = backend.score(texts)
+    del backend.category_columns
+    backend._scorer = None
+    got = backend.score(texts)
+    assert np.array_equal(got.harm, expected.harm)
+    assert np.array_equal(got.categories, expected.categories)
 
 
 def test_save_and_load_round_trip(tmp_path, tiny, tfidf_guard):

@@ -142,6 +142,22 @@ def _windowed(
     return Scores(scores.harm[best], scores.categories[best])
 
 
+CATEGORY_FEATURES = 40_000
+"""Features a TF-IDF category head reads: the n-grams that most tell categories apart (chi2).
+Fitting 21 categories over all ~190k features took over a minute a stage; this subset takes
+a fifth of that time and names the held-out category about as often (0.74 vs 0.75, input)."""
+
+
+def _topic_columns(features: Any, cats: list[str], k: int) -> np.ndarray:
+    """The `k` columns of `features` that most depend on the category (chi2), in order."""
+    from sklearn.feature_selection import chi2
+
+    if features.shape[1] <= k:
+        return np.arange(features.shape[1])
+    relevance = np.nan_to_num(chi2(features, cats)[0])
+    return np.sort(np.argsort(relevance, kind="stable")[::-1][:k])
+
+
 @backend("tfidf")
 class TfidfBackend(Backend):
     """Character and word n-gram TF-IDF with logistic regression heads: fast, no model weights.
@@ -168,10 +184,15 @@ class TfidfBackend(Backend):
             ]
         )  # fmt: skip
         features = self.vectorizer.fit_transform(texts)
-        if self.with_categories:
-            self.harm, self.category = _heads(features, y, cats, harmful, seed, c=8.0)
-        else:
-            self.harm, self.category, self.categories = _harm_head(features, y, seed, 8.0), None, []
+        self.harm, self.category = _harm_head(features, y, seed, 8.0), None
+        self.category_columns = np.arange(0)
+        if not self.with_categories:
+            self.categories = []
+        elif harmful:
+            rows = features[harmful]
+            self.category_columns = _topic_columns(rows, cats, CATEGORY_FEATURES)
+            category = LogisticRegression(C=8.0, max_iter=3000, random_state=seed)
+            self.category = category.fit(rows[:, self.category_columns], cats)
 
     @override
     def score(self, texts: list[str]) -> Scores:
@@ -218,10 +239,13 @@ class _TfidfScorer:
         self.words: dict[str, np.ndarray] = {}
         harm, category = backend.harm, backend.category
         self.harm_coef, self.harm_intercept = harm.coef_[0], float(harm.intercept_[0])
-        # without a category head: no columns, so every category sum below is empty
-        self.cat_coef = (
-            category.coef_.T if category is not None else np.zeros((len(self.harm_coef), 0))
-        )
+        # the category head's weights over every feature (0 where it reads none); without a
+        # category head no columns, so every category sum below is empty
+        heads = category.coef_.shape[0] if category is not None else 0
+        self.cat_coef = np.zeros((len(self.harm_coef), heads))
+        if category is not None:
+            # guards trained before the heads read a subset have no `category_columns`
+            self.cat_coef[getattr(backend, "category_columns", slice(None))] = category.coef_.T
         self.cat_intercept = category.intercept_ if category is not None else np.zeros(0)
 
     def _char_ids(self, word: str) -> np.ndarray:

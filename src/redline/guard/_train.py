@@ -5,12 +5,14 @@ augment it, which serving never needs.
 """
 
 import hashlib
+import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
 import numpy as np
+from joblib import Parallel, delayed
 
 from redline.errors import RedlineError
 from redline.guard._actions_data import FOLDS as ACTION_FOLDS
@@ -54,6 +56,9 @@ STAGE_SHARES: dict[Stage, tuple[tuple[Kind, float], ...]] = {
 """What a size-limited backend keeps, per stage: at most this share of its examples of each
 kind, in order. Seeds and template requests fill what the stage's own kind leaves, the same
 ones in both stages, so the output stage reuses the input stage's embeddings."""
+PARALLEL_EXAMPLES = 20_000
+"""Examples (all stages) from which a cheap backend's stages train in parallel processes:
+below it starting the processes costs more than it saves."""
 CALIBRATION_SHARE = 6
 """A size-limited backend calibrates on at most `max_train // CALIBRATION_SHARE` examples."""
 
@@ -258,6 +263,7 @@ def train_guard(
     languages: Sequence[LanguageSeeds] | None = None,
     multilingual: bool = True,
     injection: bool = True,
+    jobs: int | None = None,
 ) -> Guard:
     """Train input and output classifiers from a constitution (plus optional labelled examples).
 
@@ -274,6 +280,8 @@ def train_guard(
     shipped language files), the guard gets a multilingual head (`train_multilingual`) for
     text not in English. With `injection`, the guard gets the agent stages: injection
     screening (`injection_stage`) and the action monitor's classifier (`action_stage`).
+    The stages train in `jobs` processes (by default one per CPU for a backend that needs no
+    encoder and has `PARALLEL_EXAMPLES` or more, else one: an encoder uses every core).
     """
     started = time.monotonic()
     kind = backend_class(backend)
@@ -285,13 +293,18 @@ def train_guard(
     stages: dict[str, StageInfo] = {}
     calibration: dict[Stage, list[Example]] = {}
     examples_by_stage = stage_examples(constitution, seed, augment_per_seed, extra, exclude)
+    work = []
     for stage, examples in examples_by_stage.items():
         train, calib = stage_sample(examples, stage, max_train, holdout, seed)
         calibration[stage] = calib
         loss = max_recall_loss if stage in prefilter else None
-        backends[stage], cheap, stages[stage] = _train_stage(
-            backend, stage, train, calib, target_fpr, seed, loss
-        )
+        work.append(delayed(_train_stage)(backend, stage, train, calib, target_fpr, seed, loss))
+    if jobs is None:
+        size = sum(len(examples) for examples in examples_by_stage.values())
+        jobs = 1 if kind.expensive or size < PARALLEL_EXAMPLES else os.cpu_count() or 1
+    trained = Parallel(n_jobs=min(jobs, len(work)))(work)
+    for stage, (stage_backend, cheap, info) in zip(examples_by_stage, trained, strict=True):
+        backends[stage], stages[stage] = stage_backend, info
         if cheap is not None:
             prefilters[stage] = cheap
     head, head_info = None, None

@@ -49,13 +49,13 @@ class RedlineGGUF(ModelAPI):
         model_path: str | None = None,
         n_ctx: int = DEFAULT_N_CTX,
         n_threads: int | None = None,
-        prefix_reuse: bool = False,
+        prefix_reuse: bool = True,
     ) -> None:
         """The embedded model; `prefix_reuse` keeps the KV cache between calls.
 
-        With `-M prefix_reuse=true` an agent's next turn reads only its new tokens; greedy
-        answers can then depend on which calls came before (docs/architecture.md). Each
-        call's log records the choice.
+        An agent's next turn then reads only its new tokens, with the logits a cleared cache
+        would give (`_kv.PrefixLlama`); `-M prefix_reuse=false` reads every prompt in full.
+        Each call's log records the choice.
         """
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
         self.prefix_reuse = bool(prefix_reuse)

@@ -10,9 +10,14 @@
 - **Logits only where asked for**: a pass through the output layer for every prompt position
   (about half the cost of reading a prompt) happens only in calls that want them.
 
-Greedy answers equal a cleared cache's on tests/test_engine.py's prompts, but not always:
-llama.cpp's arithmetic depends on how a prompt splits into cached and newly read tokens
-(docs/architecture.md).
+- **Answers a cleared cache would give**: llama.cpp computes a batch of fewer than four tokens
+  with other kernels than a larger one, so a KV cell written while generating (one token at a
+  time) or by a short read differs in its last bits from the cell a full read of the same
+  prompt writes, and answers drift. Only cells read in batches of at least `MIN_READ` tokens
+  are reused, every read (cached or not) is cut into such batches, and the last `MIN_READ`
+  tokens of a prompt are always read again: the logits of every call equal, bit for bit, those
+  of the same prompt read into a cleared cache (tests/test_engine.py).
+
 This module imports llama_cpp: import it only where a model is loaded.
 """
 
@@ -30,7 +35,23 @@ SAVED_BYTES = 2 * 2**30
 Inspect's default 20 concurrent samples of SmolLM2 at its full 4096-token context (94 MB each)."""
 
 
+MIN_READ = 8
+"""Fewest tokens read in one batch, and the prompt tokens always read again. llama.cpp's
+results for a token do not depend on its batch from four tokens up; eight leaves a margin."""
+
 Tokens = Sequence[int] | np.ndarray
+
+
+def read_batches(n: int, size: int, least: int = MIN_READ) -> list[tuple[int, int]]:
+    """Bounds of the batches `n` tokens are read in: at most `size`, none below `least`.
+
+    Only a read of fewer than `least` tokens has a smaller batch (the one it is).
+    """
+    bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < least:
+        (a, _), (_, end) = bounds[-2], bounds[-1]
+        bounds[-2:] = [(a, end - least), (end - least, end)]
+    return bounds
 
 
 def common_prefix(a: Tokens, b: Tokens) -> int:
@@ -55,29 +76,39 @@ class PrefixLlama(Llama):  # type: ignore[misc]  # llama_cpp has no type hints
         self.prompt_cached = 0
         """Prompt tokens of the last generate() call read from the cache."""
         self.reuse = True
-        """False: every prompt is read in full from an empty cache (answers never depend on
-        which prompts came before)."""
+        """False: every prompt is read in full from an empty cache."""
+        self._exact = 0
+        """Leading cells read in batches of at least `MIN_READ` tokens (reusable)."""
 
     def want_all_logits(self, on: bool) -> None:
         """Compute logits at every position (for logprobs and scoring), or only where sampled."""
         self._logits_all = on
-        self._requires_eval = True  # a fully cached prompt re-reads its last token's logits
 
     @property
     def cached_tokens(self) -> np.ndarray:
-        """The tokens whose KV cells are live."""
-        live: np.ndarray = self.input_ids[: self.n_tokens]
+        """The tokens whose live KV cells can be reused (read in batches, not generated)."""
+        live: np.ndarray = self.input_ids[: min(self.n_tokens, self._exact)]
         return live
+
+    def eval(self, tokens: Sequence[int]) -> None:
+        """`Llama.eval`, in batches of at least `MIN_READ` tokens where it can."""
+        start = self.n_tokens
+        exact = min(self._exact, start)
+        for a, b in read_batches(len(tokens), self.n_batch):
+            super().eval(tokens[a:b])
+        read_whole = exact == start and len(tokens) >= MIN_READ
+        self._exact = start + len(tokens) if read_whole else exact
 
     def save_live(self) -> None:
         """Keep a copy of the live tokens' KV cells, so another prompt can take the cache."""
         tokens = tuple(int(t) for t in self.cached_tokens)
         if not tokens:
             return
+        self._ctx.kv_cache_seq_rm(0, len(tokens), -1)  # no cells past the reusable ones
+        self.n_tokens = len(tokens)
         if tokens in self._saved:
             self._saved.move_to_end(tokens)
             return
-        self._ctx.kv_cache_seq_rm(0, self.n_tokens, -1)  # no cells past the live tokens
         size = llama_cpp.llama_state_seq_get_size(self._ctx.ctx, 0)
         data = (ctypes.c_uint8 * size)()
         if llama_cpp.llama_state_seq_get_data(self._ctx.ctx, data, size, 0) != size:
@@ -110,8 +141,7 @@ class PrefixLlama(Llama):  # type: ignore[misc]  # llama_cpp has no type hints
             self._ctx.kv_cache_seq_rm(0, 0, -1)  # not restored: the prompt is read in full
             return
         self.input_ids[: len(best)] = best
-        self.n_tokens = len(best)
-        self._requires_eval = True  # the context's logits are not the restored sequence's
+        self.n_tokens = self._exact = len(best)
 
     def generate(  # type: ignore[override]
         self, tokens: Sequence[int], **kwargs: Any
@@ -123,8 +153,7 @@ class PrefixLlama(Llama):  # type: ignore[misc]  # llama_cpp has no type hints
             self.reset()
         self._prompt_len = len(tokens)
         n = common_prefix(self.cached_tokens, tokens)
-        exact = n == len(tokens) == self.n_tokens and not self._requires_eval
-        # Llama.generate re-reads the last prompt token when the whole prompt is cached
-        self.prompt_cached = n if exact or n < len(tokens) else n - 1
+        # the prompt's last MIN_READ tokens are read again, in one batch as a cleared cache would
+        self.n_tokens = self.prompt_cached = min(n, max(0, len(tokens) - MIN_READ))
         tokens_out: Generator[int, Sequence[int] | None, None] = super().generate(tokens, **kwargs)
         return tokens_out
