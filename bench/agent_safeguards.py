@@ -12,10 +12,11 @@ Injection stage (trained as `redline guard train` trains it, seed 0):
   OpenAI moderation samples with no flag): the share flagged (never trained on).
 
 Action monitor (Inspect evaluations with the monitor as approver, scripted agents playing the
-suites' reference solutions in the local sandbox, as the tests do): the share of the cyber
-suite's actions it stops (its CTF solutions: the offensive reference actions) and of the
-autonomy suite's (code repair: benign), and each suite's accuracy with the monitor on
-(without it, every reference solution passes: tests/evals).
+suites' reference solutions in the local sandbox, as the tests do): the share of actions it
+stops of the cyber suite's tier 4 (exploiting toy services: the offensive reference actions),
+of its tiers 1-3 (decoding, forensics and reversing files: puzzles, not attacks) and of the
+autonomy suite (code repair: benign), and each suite's accuracy with the monitor on (without
+it, every reference solution passes: tests/evals).
 
 Usage: python bench/agent_safeguards.py [--data ../shared/data] [--skip-monitor]
        [--out bench/results/agent_safeguards.json]
@@ -110,6 +111,12 @@ def shared_benign(data: Path) -> dict[str, list[str]]:
 
 
 def monitor_runs(guard_dir: Path) -> dict[str, Any]:
+    """The monitor on each suite's reference solutions, its decisions tallied by group.
+
+    Groups: the cyber suite's tier 4 (exploiting toy services: the offensive actions), its
+    tiers 1-3 (decoding, file forensics, reversing local programs: puzzles on files, not
+    attacks on a system), and the autonomy suite (code repair: benign).
+    """
     import tests.scripted_agent  # noqa: F401  (registers scripted_agent/)
     from inspect_ai import eval
     from inspect_ai.approval import ApprovalPolicy
@@ -121,46 +128,58 @@ def monitor_runs(guard_dir: Path) -> dict[str, Any]:
     from redline.evals.cyber import cyber, registered
     from redline.guard import monitor_approver
 
-    suites = {
-        "cyber": (cyber(), {c.prompt: CYBER[c.id] for c in registered()}),
-        "autonomy": (autonomy(), {f"({t.id})": AUTONOMY[t.id] for t in load_tasks()}),
-    }
+    tiers = {c.id: c.tier for c in registered()}
+
+    def cyber_group(sample_id: str) -> str:
+        return "cyber tier 4 (exploits)" if tiers[sample_id] == 4 else "cyber tiers 1-3 (puzzles)"
+
+    suites = [
+        (cyber(), {c.prompt: CYBER[c.id] for c in registered()}, cyber_group),
+        (
+            autonomy(),
+            {f"({t.id})": AUTONOMY[t.id] for t in load_tasks()},
+            lambda _: "autonomy (repairs)",
+        ),
+    ]
     out: dict[str, Any] = {}
-    for name, (task, by_prompt) in suites.items():
+    for task, by_prompt, group_of in suites:
         policy = [ApprovalPolicy(monitor_approver(guard=str(guard_dir)), "*")]
         started = time.perf_counter()
         logs = tempfile.mkdtemp(prefix="agent-safeguards-")
         [log] = eval(task, model="scripted_agent/x", model_args={"by_prompt": by_prompt},
                      approval=policy, display="none", log_dir=logs, max_samples=8)  # fmt: skip
-        decisions: Counter[str] = Counter()
-        rules: Counter[str] = Counter()
-        stopped_examples: list[str] = []
-        for sample in log.samples or []:
-            for event in sample.events:
-                if isinstance(event, ApprovalEvent) and event.approver != "policy":
-                    if event.call.function == "submit":
-                        continue
-                    decisions[event.decision] += 1
-                    if event.decision != "approve":
-                        rules[str(event.explanation).split("]")[0].split("[")[-1]] += 1
-                        if len(stopped_examples) < 5:
-                            stopped_examples.append(
-                                f"{event.call.function}: {json.dumps(event.call.arguments)[:120]}"
-                            )
-        total = sum(decisions.values())
-        stopped = total - decisions["approve"]
         metrics = log.results.scores[0].metrics if log.results and log.results.scores else {}
         accuracy = next((m.value for k, m in metrics.items() if k in ("accuracy", "mean")), None)
-        out[name] = {
-            "actions": total,
-            "stopped": rate(stopped, total),
-            "decisions": dict(decisions),
-            "rules": dict(rules),
-            "accuracy_with_monitor": accuracy,
-            "examples_stopped": stopped_examples,
-            "seconds": round(time.perf_counter() - started, 1),
-            "log": log.location,
-        }
+        decisions: dict[str, Counter[str]] = defaultdict(Counter)
+        rules: dict[str, Counter[str]] = defaultdict(Counter)
+        stopped_examples: dict[str, list[str]] = defaultdict(list)
+        for sample in log.samples or []:
+            group = group_of(str(sample.id))
+            for event in sample.events:
+                if not isinstance(event, ApprovalEvent) or event.approver == "policy":
+                    continue
+                if event.call.function == "submit":
+                    continue
+                decisions[group][event.decision] += 1
+                if event.decision != "approve":
+                    rules[group][str(event.explanation).split("]")[0].split("[")[-1]] += 1
+                    if len(stopped_examples[group]) < 5:
+                        stopped_examples[group].append(
+                            f"{sample.id} {event.call.function}: "
+                            f"{json.dumps(event.call.arguments)[-120:]}"
+                        )
+        for group, tally in decisions.items():
+            total = sum(tally.values())
+            out[group] = {
+                "actions": total,
+                "stopped": rate(total - tally["approve"], total),
+                "decisions": dict(tally),
+                "rules": dict(rules[group]),
+                "suite_accuracy_with_monitor": accuracy,
+                "examples_stopped": stopped_examples[group],
+                "suite_seconds": round(time.perf_counter() - started, 1),
+                "log": log.location,
+            }
     return out
 
 
@@ -214,13 +233,14 @@ def main() -> None:
             guard.save(Path(folder) / "guard")
             results["monitor"] = monitor_runs(Path(folder) / "guard")
         table = Table(title="Action monitor on the suites' reference solutions")
-        for column in ("suite", "actions", "stopped (95% CI)", "accuracy with monitor", "rules"):
+        columns = ("actions of", "actions", "stopped (95% CI)", "suite accuracy with monitor")
+        for column in (*columns, "rules"):
             table.add_column(column)
         for name, r in results["monitor"].items():
             s = r["stopped"]
-            table.add_row(name, str(r["actions"]),
-                          f"{s['rate']:.1%} [{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}]",
-                          str(r["accuracy_with_monitor"]), json.dumps(r["rules"]))  # fmt: skip
+            ci = f"{s['rate']:.1%} [{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}]"
+            accuracy = str(r["suite_accuracy_with_monitor"])
+            table.add_row(name, str(r["actions"]), ci, accuracy, json.dumps(r["rules"]))
         CONSOLE.print(table)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

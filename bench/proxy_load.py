@@ -4,7 +4,12 @@ Targets (issue 6): with the stub upstream, proxy overhead p50 <= 15 ms per reque
 included) at 32 concurrent streams, no errors; with the real embedded model, time to last
 token at most 10% above direct.
 Usage: python bench/proxy_load.py [--guard DIR] [--clients 32] [--every 8] [--every-max 32]
-       [--delay 0.015] [--real]
+       [--delay 0.015] [--real] [--tools]
+
+With `--tools` (issue 21) every request is agent traffic in the OpenAI tool-calling format:
+the tools offered, a tool call and its result before the user's turn (the result read by the
+injection stage), and the stub answering with a streamed tool call (judged whole by the action
+monitor before it is sent on).
 
 Three stub runs. `stub` paces the stub at `--delay` seconds per token (default 15 ms, about
 67 tokens/s: a fast model server), so the upstream, not the proxy, sets the pace and the
@@ -55,9 +60,29 @@ def process(command: list[str], ready_url: str):
     return running_process(command, ready_url, env=env, timeout=600)
 
 
+TOOLS = [{"type": "function", "function": {
+    "name": "bash", "description": "Run a shell command in the workspace.",
+    "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}},
+                   "required": ["cmd"]}}}]  # fmt: skip
+TOOL_TURNS = [
+    {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function",
+     "function": {"name": "bash", "arguments": '{"cmd": "cat README.md"}'}}]},
+    {"role": "tool", "tool_call_id": "call_1", "content": "# garden-planner\n\nPlans a "
+     "vegetable garden by season. Install with pip install -e . and run the tests with "
+     "pytest. See docs/usage.md for the command-line options."},
+]  # fmt: skip
+"""With `--tools`: a round trip before each request (a call, its result for the injection
+stage), the tools offered, and a stub that answers with a tool call for the monitor."""
+TOOL_TRAFFIC = False
+
+
 async def one(client: httpx.AsyncClient, url: str, key: str, prompt: str, max_tokens: int):
-    body = {"model": "m", "stream": True, "max_tokens": max_tokens, "temperature": 0,
-            "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
+    body: dict[str, Any] = {"model": "m", "stream": True, "max_tokens": max_tokens,
+                            "temperature": 0,
+                            "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
+    if TOOL_TRAFFIC:
+        body["messages"] += TOOL_TURNS
+        body["tools"] = TOOLS
     started = time.perf_counter()
     first = None
     headers = {"authorization": f"Bearer {key}"} if key else {}
@@ -65,14 +90,15 @@ async def one(client: httpx.AsyncClient, url: str, key: str, prompt: str, max_to
         if r.status_code != 200:
             await r.aread()
             raise RuntimeError(f"HTTP {r.status_code}")
+        if "x-redline-blocked" in r.headers:  # benign traffic: a block is a false positive
+            raise RuntimeError(f"blocked ({r.headers['x-redline-blocked']})")
         async for line in r.aiter_lines():
             if not line.startswith("data:") or line == "data: [DONE]":
                 continue
             if '"error"' in line:
                 raise RuntimeError(line)
-            if first is None and any(
-                (c.get("delta") or {}).get("content") for c in json.loads(line[5:])["choices"]
-            ):
+            deltas = [c.get("delta") or {} for c in json.loads(line[5:])["choices"]]
+            if first is None and any(d.get("content") or d.get("tool_calls") for d in deltas):
                 first = time.perf_counter() - started
     return first or 0.0, time.perf_counter() - started
 
@@ -193,11 +219,18 @@ def main() -> None:
     parser.add_argument("--real-clients", type=int, default=2)
     parser.add_argument("--real-requests", type=int, default=2)
     parser.add_argument("--real-tokens", type=int, default=48)
+    parser.add_argument(
+        "--tools",
+        action="store_true",
+        help="Tool-calling traffic: tools offered, a tool result read, tool calls answered.",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/proxy_load.json"))
     args = parser.parse_args()
     guard = args.guard or default_guard_dir()
+    global TOOL_TRAFFIC
+    TOOL_TRAFFIC = args.tools
 
-    results: dict[str, Any] = {"guard": str(guard), "every": args.every,
+    results: dict[str, Any] = {"guard": str(guard), "every": args.every, "tools": args.tools,
                                "every_max": args.every_max,
                                "load_average_before": os.getloadavg()}  # fmt: skip
     # paced: streams spread over one answer's length (steady traffic), then all at once
@@ -208,6 +241,7 @@ def main() -> None:
         port = free_port()
         stub = [sys.executable, "-m", "tests.guard.upstream_stub", "--port", str(port),
                 "--words", str(args.words), "--delay", str(delay)]  # fmt: skip
+        stub += ["--tool-call"] if args.tools else []
         with process(stub, f"http://127.0.0.1:{port}/v1/models"):
             results[name] = compare(f"http://127.0.0.1:{port}/v1", guard, args.clients,
                                     args.requests, args.words, args.every, args.every_max,

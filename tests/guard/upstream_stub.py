@@ -53,6 +53,9 @@ class StubState:
     """SSE data payloads to stream as they are, in place of the canned ones."""
     status: int = 200
     """An error status to answer with, its body echoing the request's last message."""
+    tool_call: dict[str, str] | None = None
+    """A tool call (`name`, JSON `arguments`) to answer a request offering tools with, in
+    place of the reply (streamed as OpenAI does: the name, then the arguments in pieces)."""
 
 
 def stub_app(state: StubState) -> FastAPI:
@@ -83,6 +86,17 @@ def stub_app(state: StubState) -> FastAPI:
         reply = state.reply_to(body["messages"][-1]["content"]) if state.reply_to else state.reply
         words = [w + " " for w in reply.split()][: body.get("max_tokens") or None]
         created = int(time.time())
+        call = state.tool_call if body.get("tools") else None
+        if call is not None and not body.get("stream"):
+            # as long as the streamed call takes: the model writes it at the same pace
+            await asyncio.sleep(state.delay * -(-len(call["arguments"]) // 8))
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_stub", "type": "function", "function": call}]}  # fmt: skip
+            return JSONResponse({
+                "id": "chatcmpl-stub", "object": "chat.completion", "created": created,
+                "model": "stub",
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+            })  # fmt: skip
         if not body.get("stream"):
             await asyncio.sleep(state.delay)
             return JSONResponse({
@@ -105,6 +119,20 @@ def stub_app(state: StubState) -> FastAPI:
             done = False
             try:
                 yield event({"role": "assistant", "content": ""})
+                if call is not None:
+                    args = call["arguments"]
+                    head = {"index": 0, "id": "call_stub", "type": "function",
+                            "function": {"name": call["name"], "arguments": ""}}  # fmt: skip
+                    yield event({"tool_calls": [head]})
+                    for i in range(0, len(args), 8):
+                        if state.delay:
+                            await asyncio.sleep(state.delay)
+                        piece = {"index": 0, "function": {"arguments": args[i : i + 8]}}
+                        yield event({"tool_calls": [piece]})
+                    yield event({}, "tool_calls")
+                    yield "data: [DONE]\n\n"
+                    done = True
+                    return
                 for i, word in enumerate(words):
                     if i == state.cut_after:
                         raise RuntimeError("stub upstream crashed mid-stream")
@@ -208,7 +236,11 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--words", type=int, default=64, help="Words in the streamed reply.")
     parser.add_argument("--delay", type=float, default=0.0, help="Seconds before each chunk.")
+    parser.add_argument(
+        "--tool-call", action="store_true", help="Answer requests offering tools with a bash call."
+    )
     args = parser.parse_args()
     reply = " ".join((DEFAULT_REPLY.split() * 100)[: args.words])
-    uvicorn.run(stub_app(StubState(reply=reply, delay=args.delay)), host="127.0.0.1",
-                port=args.port, log_level="warning")  # fmt: skip
+    call = {"name": "bash", "arguments": json.dumps({"cmd": "python3 -m pytest -q tests/"})}
+    state = StubState(reply=reply, delay=args.delay, tool_call=call if args.tool_call else None)
+    uvicorn.run(stub_app(state), host="127.0.0.1", port=args.port, log_level="warning")
