@@ -126,7 +126,7 @@ def input_parts(messages: Messages) -> list[Part]:
         for i, m in enumerate(found)
         if m.get("role", "user") == "user" or len(message_text(m).split()) >= TURN_WORDS
     ]
-    if len(found) > 1:
+    if len(found) > 1 or not parts:  # a lone short system turn is read as the conversation
         parts.append(Part(conversation_text(found), "conversation"))
     for i, m in enumerate(found):
         parts += [
