@@ -8,7 +8,8 @@ Usage: python bench/proxy_load.py [--guard DIR] [--clients 32] [--every 8] [--ev
 
 With `--tools` (issue 21) every request is agent traffic in the OpenAI tool-calling format:
 the tools offered, a tool call and its result before the user's turn (the result read by the
-injection stage), and the stub answering with a streamed tool call (judged whole by the action
+injection stage), and the stub answering with a streamed tool call writing a paragraph to a
+file, a few characters a chunk, about as long as the text answers (judged whole by the action
 monitor before it is sent on).
 
 Three stub runs. `stub` paces the stub at `--delay` seconds per token (default 15 ms, about
@@ -63,7 +64,11 @@ def process(command: list[str], ready_url: str):
 TOOLS = [{"type": "function", "function": {
     "name": "bash", "description": "Run a shell command in the workspace.",
     "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}},
-                   "required": ["cmd"]}}}]  # fmt: skip
+                   "required": ["cmd"]}}},
+    {"type": "function", "function": {
+    "name": "write_file", "description": "Write the given content to a file at the given path.",
+    "parameters": {"type": "object", "properties": {"path": {"type": "string"},
+                   "content": {"type": "string"}}, "required": ["path", "content"]}}}]  # fmt: skip
 TOOL_TURNS = [
     {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function",
      "function": {"name": "bash", "arguments": '{"cmd": "cat README.md"}'}}]},

@@ -24,6 +24,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 DEFAULT_REPLY = "Here is a friendly answer about the weather and the garden today. " * 4
+ARGUMENT_PIECE = 4
+"""Characters of a streamed tool call's arguments per chunk (about a token's worth)."""
 
 
 @dataclass
@@ -89,7 +91,7 @@ def stub_app(state: StubState) -> FastAPI:
         call = state.tool_call if body.get("tools") else None
         if call is not None and not body.get("stream"):
             # as long as the streamed call takes: the model writes it at the same pace
-            await asyncio.sleep(state.delay * -(-len(call["arguments"]) // 8))
+            await asyncio.sleep(state.delay * -(-len(call["arguments"]) // ARGUMENT_PIECE))
             message = {"role": "assistant", "content": None, "tool_calls": [
                 {"id": "call_stub", "type": "function", "function": call}]}  # fmt: skip
             return JSONResponse({
@@ -124,10 +126,11 @@ def stub_app(state: StubState) -> FastAPI:
                     head = {"index": 0, "id": "call_stub", "type": "function",
                             "function": {"name": call["name"], "arguments": ""}}  # fmt: skip
                     yield event({"tool_calls": [head]})
-                    for i in range(0, len(args), 8):
+                    for i in range(0, len(args), ARGUMENT_PIECE):
                         if state.delay:
                             await asyncio.sleep(state.delay)
-                        piece = {"index": 0, "function": {"arguments": args[i : i + 8]}}
+                        part = args[i : i + ARGUMENT_PIECE]
+                        piece = {"index": 0, "function": {"arguments": part}}
                         yield event({"tool_calls": [piece]})
                     yield event({}, "tool_calls")
                     yield "data: [DONE]\n\n"
@@ -237,10 +240,13 @@ if __name__ == "__main__":
     parser.add_argument("--words", type=int, default=64, help="Words in the streamed reply.")
     parser.add_argument("--delay", type=float, default=0.0, help="Seconds before each chunk.")
     parser.add_argument(
-        "--tool-call", action="store_true", help="Answer requests offering tools with a bash call."
+        "--tool-call", action="store_true", help="Answer requests offering tools with a tool call."
     )
     args = parser.parse_args()
     reply = " ".join((DEFAULT_REPLY.split() * 100)[: args.words])
-    call = {"name": "bash", "arguments": json.dumps({"cmd": "python3 -m pytest -q tests/"})}
+    # an agent's typical call: a file written with a paragraph (about as long as the reply)
+    note = " ".join(DEFAULT_REPLY.split()[:40])
+    arguments = json.dumps({"path": "notes/garden.md", "content": note})
+    call = {"name": "write_file", "arguments": arguments}
     state = StubState(reply=reply, delay=args.delay, tool_call=call if args.tool_call else None)
     uvicorn.run(stub_app(state), host="127.0.0.1", port=args.port, log_level="warning")
