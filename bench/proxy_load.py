@@ -78,14 +78,14 @@ TOOL_TURNS = [
 ]  # fmt: skip
 """With `--tools`: a round trip before each request (a call, its result for the injection
 stage), the tools offered, and a stub that answers with a tool call for the monitor."""
-TOOL_TRAFFIC = False
 
 
-async def one(client: httpx.AsyncClient, url: str, key: str, prompt: str, max_tokens: int):
+async def one(client: httpx.AsyncClient, url: str, key: str, prompt: str, max_tokens: int,
+              tools: bool = False):  # fmt: skip
     body: dict[str, Any] = {"model": "m", "stream": True, "max_tokens": max_tokens,
                             "temperature": 0,
                             "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
-    if TOOL_TRAFFIC:
+    if tools:
         body["messages"] += TOOL_TURNS
         body["tools"] = TOOLS
     started = time.perf_counter()
@@ -109,7 +109,13 @@ async def one(client: httpx.AsyncClient, url: str, key: str, prompt: str, max_to
 
 
 async def load(
-    url: str, key: str, clients: int, requests: int, max_tokens: int, stagger: float = 0.0
+    url: str,
+    key: str,
+    clients: int,
+    requests: int,
+    max_tokens: int,
+    stagger: float = 0.0,
+    tools: bool = False,
 ) -> dict[str, Any]:
     """`clients` concurrent workers, each sending `requests` streamed chats one after another.
 
@@ -125,7 +131,8 @@ async def load(
         await asyncio.sleep(i / clients * stagger)
         for j in range(requests):
             try:
-                f, t = await one(client, url, key, PROMPTS[(i + j) % len(PROMPTS)], max_tokens)
+                prompt = PROMPTS[(i + j) % len(PROMPTS)]
+                f, t = await one(client, url, key, prompt, max_tokens, tools)
                 ttft.append(f)
                 total.append(t)
             except Exception as ex:
@@ -133,7 +140,7 @@ async def load(
 
     limits = httpx.Limits(max_connections=clients * 2)
     async with httpx.AsyncClient(timeout=600, limits=limits) as client:
-        await one(client, url, key, PROMPTS[0], max_tokens)  # warm up
+        await one(client, url, key, PROMPTS[0], max_tokens, tools)  # warm up
         started = time.perf_counter()
         await asyncio.gather(*(worker(i) for i in range(clients)))
         wall = time.perf_counter() - started
@@ -162,7 +169,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens: int,
             every: int, every_max: int, rounds: int,
-            stagger: float = 0.0) -> dict[str, Any]:  # fmt: skip
+            stagger: float = 0.0, tools: bool = False) -> dict[str, Any]:  # fmt: skip
     key = new_key()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
@@ -184,10 +191,11 @@ def compare(upstream: str, guard: Path, clients: int, requests: int, max_tokens:
             cpu = 0.0
             for _ in range(rounds):  # alternate, so drifting machine load hits both paths alike
                 direct_runs.append(asyncio.run(load(f"{upstream}/chat/completions", "", clients,
-                                                    requests, max_tokens, stagger)))  # fmt: skip
+                                                    requests, max_tokens, stagger,
+                                                    tools)))  # fmt: skip
                 before = cpu_seconds(proxy.pid)
                 proxy_runs.append(asyncio.run(load(url, key, clients, requests, max_tokens,
-                                                   stagger)))  # fmt: skip
+                                                   stagger, tools)))  # fmt: skip
                 cpu += cpu_seconds(proxy.pid) - before
     direct, proxied = summary(direct_runs), summary(proxy_runs)
     # the proxy's own CPU per request (warm-up included): what it costs, whatever the load
@@ -232,8 +240,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/proxy_load.json"))
     args = parser.parse_args()
     guard = args.guard or default_guard_dir()
-    global TOOL_TRAFFIC
-    TOOL_TRAFFIC = args.tools
 
     results: dict[str, Any] = {"guard": str(guard), "every": args.every, "tools": args.tools,
                                "every_max": args.every_max,
@@ -250,7 +256,7 @@ def main() -> None:
         with process(stub, f"http://127.0.0.1:{port}/v1/models"):
             results[name] = compare(f"http://127.0.0.1:{port}/v1", guard, args.clients,
                                     args.requests, args.words, args.every, args.every_max,
-                                    args.rounds, stagger)  # fmt: skip
+                                    args.rounds, stagger, args.tools)  # fmt: skip
             results[name].update(clients=args.clients, token_delay_ms=delay * 1000,
                                  stagger_s=stagger)  # fmt: skip
     if args.real:
@@ -260,8 +266,8 @@ def main() -> None:
         with process(model, f"http://127.0.0.1:{port}/v1/models"):
             results["real"] = compare(f"http://127.0.0.1:{port}/v1", guard, args.real_clients,
                                       args.real_requests, args.real_tokens, args.every,
-                                      args.every_max,
-                                      args.rounds)  # fmt: skip
+                                      args.every_max, args.rounds,
+                                      tools=args.tools)  # fmt: skip
             results["real"]["clients"] = args.real_clients
 
     results["load_average_after"] = os.getloadavg()

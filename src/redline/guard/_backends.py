@@ -106,13 +106,14 @@ def _harm_head(features: Any, y: np.ndarray, seed: int, c: float) -> LogisticReg
     return harm.fit(features, y)
 
 
+def _category_head(features: Any, cats: list[str], seed: int, c: float) -> LogisticRegression:
+    return LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(features, cats)
+
+
 def _heads(
     features: Any, y: np.ndarray, cats: list[str], harmful: list[int], seed: int, c: float
 ) -> tuple[LogisticRegression, LogisticRegression]:
-    harm = _harm_head(features, y, seed, c)
-    category = LogisticRegression(C=c, max_iter=3000, random_state=seed)
-    category.fit(features[harmful], cats)
-    return harm, category
+    return _harm_head(features, y, seed, c), _category_head(features[harmful], cats, seed, c)
 
 
 def _combine(harm: LogisticRegression, category: LogisticRegression, features: Any) -> Scores:
@@ -191,8 +192,7 @@ class TfidfBackend(Backend):
         elif harmful:
             rows = features[harmful]
             self.category_columns = _topic_columns(rows, cats, CATEGORY_FEATURES)
-            category = LogisticRegression(C=8.0, max_iter=3000, random_state=seed)
-            self.category = category.fit(rows[:, self.category_columns], cats)
+            self.category = _category_head(rows[:, self.category_columns], cats, seed, 8.0)
 
     @override
     def score(self, texts: list[str]) -> Scores:
