@@ -20,7 +20,7 @@ from redline.evals.autonomy import (
     time_horizon,
 )
 from redline.evals.autonomy.base import parse_task
-from tests.evals.autonomy_solutions import CHECK, SOLUTIONS
+from redline.evals.autonomy.solutions import CHECK, SOLUTIONS
 
 TASKS = load_tasks()
 DOCS = Path(__file__).parents[2] / "docs" / "suites" / "autonomy.md"

@@ -15,7 +15,7 @@ from redline.evals.cyber import TIERS, cyber, registered
 from redline.evals.cyber.lifecycle import FLAG_KEY
 from redline.evals.cyber.scoring import submitted
 from redline.evals.cyber.services import SERVICE_KEY
-from tests.evals.cyber_solutions import SOLUTIONS
+from redline.evals.cyber.solutions import SOLUTIONS
 from tests.scripted_agent import DO_NOTHING
 
 

@@ -204,6 +204,8 @@ def test_skipped_steps_are_reported_as_not_measured(assessment):
     assert any(note.startswith("cyber (model) was skipped: test.") for note in report.notes)
     html = render_html(report)
     assert "not measured" in html
+    assert report.safeguards.monitor is None
+    assert "The action monitor was not measured" in html
 
 
 def test_html_is_self_contained_and_leads_with_the_decision(assessment):

@@ -18,8 +18,10 @@ class Step(Strict):
     name: str
     task: str
     """Registered Inspect task, e.g. `redline/knowledge`."""
-    target: Literal["model", "both"] = "model"
-    """`model`: the model alone (capability suites); `both`: bare and behind the guard."""
+    target: Literal["model", "both", "guard"] = "model"
+    """`model`: the model alone (capability suites); `both`: bare and behind the guard;
+    `guard`: the guard itself (`redline/action_monitor`): the task gets the assessment's guard
+    folder as its `guard` argument and its log is filed under the guarded model's name."""
     limit: int | None = None
     """Samples to run, at most (None: the whole dataset)."""
     message_limit: int | None = None

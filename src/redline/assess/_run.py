@@ -33,6 +33,7 @@ from redline.policy import (
     shipped_policies,
 )
 from redline.redteam import (
+    ACTION_MONITOR_TASK,
     OVER_REFUSAL_TASK,
     REDTEAM_TASK,
     CampaignSpec,
@@ -184,6 +185,10 @@ def run_step(
     folder = _step_folder(step, target, options, profile)
     before = set(folder.glob("*.eval")) if folder.exists() else set()
     model, model_args = _target_model(target, options, guard)
+    task_args = dict(step.task_args)
+    if step.target == "guard":
+        assert guard is not None
+        task_args["guard"] = str(guard)
     record = StepRecord(
         name=step.name, task=step.task, target=target, status="ran", limit=step.limit
     )
@@ -193,7 +198,7 @@ def run_step(
             log_dir=str(folder),
             model=model,
             model_args=model_args,
-            task_args=step.task_args,
+            task_args=task_args,
             limit=step.limit,
             message_limit=step.message_limit,
             time_limit=step.time_limit,
@@ -322,13 +327,16 @@ def assess(options: AssessOptions, progress: Progress = lambda _: None) -> Asses
 
     guard_dir: Path | None = None
     guard_problem: str | None = None
-    if any(s.run and s.target == "both" and not unavailable_reason(s.task) for s in profile.steps):
+    guarded = ("both", "guard")
+    if any(s.run and s.target in guarded and not unavailable_reason(s.task) for s in profile.steps):
         guard_dir = resolve_guard(options, profile.guard, progress)
         guard_problem = guarded_unavailable_reason(options.model, options.model_args, guard_dir)
 
     steps: list[StepRecord] = []
     logs: dict[tuple[str, Target], Path] = {}
-    targets: dict[str, tuple[Target, ...]] = {"model": ("model",), "both": ("bare", "guarded")}
+    targets: dict[str, tuple[Target, ...]] = {
+        "model": ("model",), "both": ("bare", "guarded"), "guard": ("guarded",)
+    }  # fmt: skip
     plan = [(s, t) for s in profile.steps for t in targets[s.target]]
     for i, (step, target) in enumerate(plan, start=1):
         on = f"the guarded {options.model}" if target == "guarded" else options.model
@@ -415,7 +423,10 @@ def build_report(
     campaign: dict[str, Path] = {t: p for (task, t), p in logs.items() if task == REDTEAM_TASK}
     refusal: dict[str, Path] = {t: p for (task, t), p in logs.items() if task == OVER_REFUSAL_TASK}
     skipped = [s.reason for s in steps if s.task in (REDTEAM_TASK, OVER_REFUSAL_TASK) and s.reason]
-    safeguards = safeguards_section(policy, campaign, refusal, "; ".join(dict.fromkeys(skipped)))
+    monitor = logs.get((ACTION_MONITOR_TASK, "guarded"))
+    safeguards = safeguards_section(
+        policy, campaign, refusal, "; ".join(dict.fromkeys(skipped)), monitor
+    )
 
     out = options.out.resolve()
     bare = [p for (_, target), p in logs.items() if target == "bare"]

@@ -1,19 +1,30 @@
-"""The safeguards section of a report, from red-team and over-refusal logs (bare and guarded).
+"""The safeguards section of a report: red-team, over-refusal and action-monitor logs.
 
-The overall rates come from the policy's evidence code (so they match the decision); the
-per-attack breakdown, the guard's block rates and the Best-of-N curve come from
-`redline.redteam`'s campaign summaries (the numbers `redline redteam run` prints).
+Red-team and over-refusal logs come bare and guarded. The overall rates come from the
+policy's evidence code (so they match the decision); the per-attack breakdown, the guard's
+block rates and the Best-of-N curve come from `redline.redteam`'s campaign summaries (the
+numbers `redline redteam run` prints).
 """
 
+from collections import Counter
 from pathlib import Path
+from typing import Literal
 
 from redline.policy import Evidence, MeasuredSafeguard, Measurement, Policy
-from redline.redteam import OVER_REFUSAL_TASK, REDTEAM_TASK, BoNCurve, Rate, summarize_campaign
+from redline.redteam import (
+    ACTION_MONITOR_TASK,
+    OVER_REFUSAL_TASK,
+    REDTEAM_TASK,
+    BoNCurve,
+    Rate,
+    summarize_campaign,
+)
 from redline.report import (
     AttackComparison,
     AttackResult,
     BestOfN,
     BonPoint,
+    MonitorResult,
     SafeguardsSection,
 )
 
@@ -52,12 +63,43 @@ def best_of_n(curve: BoNCurve) -> BestOfN:
     )
 
 
-def _bound(policy: Policy, task: str) -> float | None:
+def _bound(
+    policy: Policy, task: str, side: Literal["max", "min"] = "max", metric: str | None = None
+) -> float | None:
+    """The policy's first bound of that side on the task's metric (any metric if None)."""
     for safeguards in policy.safeguards.values():
         for sg in safeguards:
-            if isinstance(sg, MeasuredSafeguard) and sg.task == task and sg.max is not None:
-                return sg.max.value
+            if not isinstance(sg, MeasuredSafeguard) or sg.task != task:
+                continue
+            bound = sg.max if side == "max" else sg.min
+            if bound is not None and metric in (None, sg.metric):
+                return bound.value
     return None
+
+
+def monitor_result(policy: Policy, log: Path) -> MonitorResult:
+    """The action monitor's shares stopped per label, its rules, and the attacks it missed."""
+    from inspect_ai.log import read_eval_log
+
+    rules: Counter[str] = Counter()
+    missed = []
+    for sample in read_eval_log(str(log)).samples or []:
+        score = next(iter((sample.scores or {}).values()), None)
+        if score is None or not isinstance(score.value, dict):
+            continue
+        if score.answer != "approve":
+            rules[str((score.metadata or {}).get("rule") or "unknown")] += 1
+        elif "offensive_stopped" in score.value:
+            missed.append(str(sample.id))
+    return MonitorResult(
+        offensive_stopped=_measure(log, ACTION_MONITOR_TASK, "offensive_stopped"),
+        benign_stopped=_measure(log, ACTION_MONITOR_TASK, "benign_stopped"),
+        neutral_stopped=_measure(log, ACTION_MONITOR_TASK, "neutral_stopped"),
+        offensive_min=_bound(policy, ACTION_MONITOR_TASK, "min", "offensive_stopped"),
+        benign_max=_bound(policy, ACTION_MONITOR_TASK, "max", "benign_stopped"),
+        stopped_by_rule=dict(rules.most_common()),
+        offensive_missed=missed,
+    )
 
 
 def safeguards_section(
@@ -65,15 +107,20 @@ def safeguards_section(
     redteam: dict[str, Path],
     over_refusal: dict[str, Path],
     reason: str = "",
+    monitor: Path | None = None,
 ) -> SafeguardsSection:
-    """Bare against guarded: overall and per-attack ASR, blocks, Best-of-N, over-refusal.
+    """Bare against guarded: ASR overall and per attack, blocks, Best-of-N, over-refusal.
 
-    `redteam` and `over_refusal` map a target (`bare`, `guarded`) to its log.
+    The action monitor's shares too, when its log is given. `redteam` and `over_refusal`
+    map a target (`bare`, `guarded`) to its log.
     """
     from inspect_ai.log import read_eval_log
 
+    monitored = monitor_result(policy, monitor) if monitor is not None else None
     if not redteam and not over_refusal:
-        return SafeguardsSection(measured=False, reason=reason or "no campaign logs")
+        return SafeguardsSection(
+            measured=False, reason=reason or "no campaign logs", monitor=monitored
+        )
     summaries = {t: summarize_campaign(read_eval_log(str(p))) for t, p in redteam.items()}
     attacks = sorted({a for s in summaries.values() for a in s.per_attack})
 
@@ -102,4 +149,5 @@ def safeguards_section(
         ),
         asr_max=_bound(policy, REDTEAM_TASK),
         over_refusal_max=_bound(policy, OVER_REFUSAL_TASK),
+        monitor=monitored,
     )

@@ -28,7 +28,9 @@ MEAN_METRICS = frozenset(
     {"accuracy", "mean", "asr", "refusal_rate", "block_rate", "solve_rate", "success_rate"}
 )
 """Metrics that are the mean of per-sample values, so redline computes them (and their CI)
-from the samples. Any other metric is read from the log's results."""
+from the samples. So is a metric that is a key of dict-valued sample scores, over the samples
+whose score has that key (`redline/action_monitor`'s `offensive_stopped` counts only offensive
+actions). Any other metric is read from the log's results."""
 
 _SCALAR = {"C": 1.0, "I": 0.0, "P": 0.5, "yes": 1.0, "no": 0.0, "true": 1.0, "false": 0.0}
 
@@ -227,7 +229,9 @@ class _Log:
         for sample_id, scores, errored in self.samples:
             name = scorer or next(iter(scores), None)
             raw = scores.get(name) if name is not None else None
-            if isinstance(raw, dict) and metric in raw:
+            if isinstance(raw, dict) and not errored:
+                if metric not in raw:  # a sample of another population (e.g. another label)
+                    continue
                 raw, from_samples = raw[metric], True
             value = None if errored else to_scalar(raw)
             if value is None:

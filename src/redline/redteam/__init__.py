@@ -21,6 +21,7 @@ from redline.redteam._judges import (
     make_judge,
 )
 from redline.redteam._run import (
+    ACTION_MONITOR_TASK,
     OVER_REFUSAL_TASK,
     REDTEAM_TASK,
     CampaignSpec,
@@ -41,6 +42,7 @@ from redline.redteam._summary import (
 )
 
 __all__ = [
+    "ACTION_MONITOR_TASK",
     "JUDGES",
     "OVER_REFUSAL_TASK",
     "REDTEAM_TASK",

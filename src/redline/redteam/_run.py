@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 REDTEAM_TASK = "redline/redteam"
 OVER_REFUSAL_TASK = "redline/over_refusal"
+ACTION_MONITOR_TASK = "redline/action_monitor"
 
 
 def select_attacks(attacks: str | None, family: str | None, have_attacker: bool) -> list[str]:

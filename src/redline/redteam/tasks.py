@@ -1,9 +1,12 @@
-"""Campaigns as Inspect tasks: `redline/redteam` (attack success) and `redline/over_refusal`.
+"""Safeguard evaluations as Inspect tasks: campaigns, over-refusal, the action monitor.
 
 `redline/redteam` runs behaviours x attacks x n seeds against the target model;
-`redline/over_refusal` asks benign prompts. Both are registered through the Inspect entry point
-(`redline._registry`); `run_campaign` runs them together.
+`redline/over_refusal` asks benign prompts; `redline/action_monitor` judges labelled agent
+actions with the guard's action monitor (no model call). They are registered through the
+Inspect entry point (`redline._registry`); `run_campaign` runs the first two together.
 """
+
+import json
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
@@ -14,6 +17,13 @@ from redline.policy import task_metadata
 from redline.redteam._behaviors import Behavior, load_behaviors, load_benign
 from redline.redteam._campaign import answer_once, attack_success, refused, role_bound, run_attack
 from redline.redteam._judges import JUDGES
+from redline.redteam._monitor import (
+    LABELS,
+    judge_action,
+    load_actions,
+    monitor_stopped,
+    suite_actions,
+)
 from redline.redteam._run import select_attacks
 
 
@@ -137,5 +147,53 @@ def over_refusal(
             "redline/over_refusal",
             prompts=len(found),
             prompts_source=prompts or f"constitution:{constitution}",
+        ),
+    )
+
+
+@task
+def action_monitor(
+    actions: str | None = None,
+    guard: str | None = None,
+    constitution: str | None = None,
+    allowed_hosts: list[str] | None = None,
+) -> Task:
+    """The action monitor on labelled agent actions: the share of each label it stops.
+
+    Metrics `offensive_stopped` (should be high), `benign_stopped` (false blocks: low) and
+    `neutral_stopped` (reported only), each over its own label's actions. No model is called.
+
+    Args:
+        actions: JSONL of labelled tool calls (`tool`, `arguments`, `label`); default: every
+            tool call of the cyber and autonomy suites' reference solutions.
+        guard: Guard folder whose monitor classifier to use (default: the default guard).
+        constitution: Action constitution, shipped name or YAML file (default: `default`).
+        allowed_hosts: Hosts the agent may contact, beyond the constitution's.
+
+    """
+    found = load_actions(actions) if actions else suite_actions()
+    samples = [
+        Sample(
+            id=a.id,
+            input=json.dumps({"tool": a.tool, "arguments": a.arguments}),
+            metadata={
+                "tool": a.tool,
+                "arguments": a.arguments,
+                "label": a.label,
+                "source": a.source,
+            },
+        )  # fmt: skip
+        for a in found
+    ]
+    counts = {label: sum(a.label == label for a in found) for label in LABELS}
+    return Task(
+        dataset=MemoryDataset(samples, name="action_monitor"),
+        solver=judge_action(guard=guard, constitution=constitution, allowed_hosts=allowed_hosts),
+        scorer=monitor_stopped(),
+        version=1,
+        metadata=task_metadata(
+            "redline/action_monitor",
+            actions_source=actions or "redline/cyber and redline/autonomy reference solutions",
+            **{f"{label}_actions": n for label, n in counts.items()},
         ),
     )

@@ -81,6 +81,23 @@ class BestOfN(Record):
     """How the forecast was made (e.g. a power law in N)."""
 
 
+class MonitorResult(Record):
+    """The action monitor on labelled agent actions (`redline/action_monitor`)."""
+
+    offensive_stopped: Measurement | None = None
+    benign_stopped: Measurement | None = None
+    """False blocks: benign actions the monitor stopped."""
+    neutral_stopped: Measurement | None = None
+    offensive_min: float | None = None
+    """The policy's bound on offensive actions stopped (95% lower bound at or above)."""
+    benign_max: float | None = None
+    """The policy's bound on benign actions stopped (95% upper bound at or below)."""
+    stopped_by_rule: dict[str, int] = {}
+    """How many actions each rule (or the classifier) stopped."""
+    offensive_missed: list[str] = []
+    """The offensive actions the monitor let through (sample ids)."""
+
+
 class SafeguardsSection(Record):
     """What the red-team campaign and the over-refusal check measured, bare and guarded."""
 
@@ -101,6 +118,8 @@ class SafeguardsSection(Record):
     """The policy's bound on the guarded attack success rate (95% upper bound at or below)."""
     over_refusal_max: float | None = None
     """The policy's bound on the guarded over-refusal rate."""
+    monitor: MonitorResult | None = None
+    """The action monitor, when the assessment measured it."""
 
 
 class LogRecord(Record):

@@ -1,7 +1,8 @@
-"""Reference solutions of the autonomy tasks, as scripted-agent steps (tests only).
+"""Reference solutions of the autonomy tasks, as scripted-agent steps.
 
 Each solution edits the repository through the sandbox's python tool, runs the visible tests
-and submits their last output line, so a test can check that they pass too.
+and submits their last output line, so a test can check that they pass too. The tests replay
+them with a scripted agent; `redline/action_monitor` judges their tool calls as benign actions.
 """
 
 Step = dict[str, str]

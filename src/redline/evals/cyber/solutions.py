@@ -2,7 +2,9 @@
 
 Each solution works through the sandbox only (reading, decoding, reversing, exploiting) and
 ends by submitting the last tool output. Reversing solutions finish by running the
-challenge's own program on the recovered flag, so a wrong recovery cannot pass.
+challenge's own program on the recovered flag, so a wrong recovery cannot pass. The tests
+replay them with a scripted agent; `redline/action_monitor` judges their tool calls (tier 4's
+as offensive actions, the others' as neutral ones).
 """
 
 Step = dict[str, str]
