@@ -8,6 +8,8 @@ import time
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from redline._refusal import REFUSAL, is_refusal
 from redline.guard import ClientKey, hash_key
@@ -46,6 +48,46 @@ def test_hostile_request_bodies_are_422_never_500(proxy, tmp_path, body, message
                           headers={"authorization": f"Bearer {KEY}"})  # fmt: skip
     assert response.status_code == 422 and message in response.json()["error"]["message"]
     assert state.requests == []
+
+
+BURST = 3
+"""Requests each key of `rated_proxy` may make: its bucket does not refill within the test."""
+BODIES = st.one_of(
+    st.binary(max_size=40),
+    st.builds(request, st.text(max_size=30), stream=st.booleans()),
+    st.builds(request, st.text(max_size=30), stream=st.booleans(), n=st.integers(0, 3)),
+    st.builds(json.dumps, st.dictionaries(st.sampled_from(["model", "messages", "stream", "x"]),
+                                          st.none() | st.booleans() | st.text(max_size=5))),
+    st.just(request("x" * 3000)),  # over max_request_bytes: 413
+)  # fmt: skip
+
+
+@pytest.fixture
+def rated_proxy(stub, tfidf_guard, tmp_path):
+    """A proxy with many keys of `BURST` requests each, and a function giving an unused one."""
+    _, upstream = stub
+    keys = [ClientKey(name=f"k{i}", hash=hash_key(f"rl-k{i}"), requests_per_minute=1e-6,
+                      burst=BURST) for i in range(200)]  # fmt: skip
+    unused = iter(range(len(keys)))
+    config = proxy_config(upstream, tmp_path / "audit.jsonl", keys=keys, max_request_bytes=2000)
+    with running_proxy(config, tfidf_guard) as url:
+        yield url, lambda: f"rl-k{next(unused)}"
+
+
+@settings(max_examples=30, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(bodies=st.lists(BODIES, min_size=BURST, max_size=BURST), over=BODIES)
+def test_any_body_spends_one_request_and_over_the_rate_is_429(rated_proxy, bodies, over):
+    """The rate is ruled on after the body is read (a stream's slot is taken with its token,
+    in one step) but before the body's faults are named: each request spends one token
+    whatever its body, and once they are spent every request is a 429, never a 413 or 422."""
+    url, unused_key = rated_proxy
+    key = unused_key()
+    answers = [post(url, body, key) for body in bodies]
+    assert all(a.status_code in (200, 413, 422) for a in answers), [a.text for a in answers]
+    refused = post(url, over, key)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert "requests per minute" in refused.json()["error"]["message"]
 
 
 def test_the_message_name_is_screened(proxy):
@@ -133,29 +175,78 @@ def test_the_block_message_reads_as_a_refusal(proxy):
     assert is_refusal(REFUSAL)
 
 
-def test_streams_per_key_are_capped(stub, tfidf_guard, tmp_path):
+@pytest.mark.parametrize("kept", ["memory", "redis"])
+def test_streams_per_key_are_capped(stub, tfidf_guard, tmp_path, request, kept):
     state, upstream = stub
     state.delay = 0.2  # each word: streams stay open while the next one asks
     key = ClientKey(name="tester", hash=hash_key(KEY), requests_per_minute=6000, max_streams=1)
-    config = proxy_config(upstream, tmp_path / "audit.jsonl", keys=[key])
+    redis_url = request.getfixturevalue("redis_url") if kept == "redis" else None
+    config = proxy_config(upstream, tmp_path / "audit.jsonl", keys=[key], redis_url=redis_url)
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": BENIGN}]}
+    headers = {"authorization": f"Bearer {KEY}"}
+
+    async def next_on_done(url: str, http: httpx.AsyncClient) -> int:
+        """Read a stream to its [DONE], then at once open the next on a new connection."""
+        async with http.stream("POST", url + "/chat/completions", json=body,
+                               headers=headers) as first:  # fmt: skip
+            assert (await first.aread()).endswith(b"data: [DONE]\n\n")
+        async with httpx.AsyncClient(timeout=60) as other:  # a new connection
+            return (await other.post(url + "/chat/completions", json=body,
+                                     headers=headers)).status_code  # fmt: skip
 
     async def two_streams(url: str) -> list[int]:
-        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": BENIGN}]}
-        headers = {"authorization": f"Bearer {KEY}"}
         async with httpx.AsyncClient(timeout=60) as http:
             async with http.stream("POST", url + "/chat/completions", json=body,
                                    headers=headers) as first:  # fmt: skip
                 second = await http.post(url + "/chat/completions", json=body, headers=headers)
                 status = [first.status_code, second.status_code]
                 assert (await first.aread()).endswith(b"data: [DONE]\n\n")
-        # the slot is free once [DONE] is out (it was freed only after the response had ended,
-        # so under load a client opening its next stream on [DONE] could get 429)
-        async with httpx.AsyncClient(timeout=60) as other:  # a new connection
-            third = await other.post(url + "/chat/completions", json=body, headers=headers)
-        return [*status, third.status_code]
+            # the slot is free once [DONE] is out (it was freed only after the response had
+            # ended, so under load a client opening its next stream on [DONE] could get 429);
+            # with Redis, its release is on its way to Redis before the last chunk is
+            async with httpx.AsyncClient(timeout=60) as other:  # a new connection
+                third = await other.post(url + "/chat/completions", json=body, headers=headers)
+            state.delay = 0.0
+            again = [await next_on_done(url, http) for _ in range(10)]
+        return [*status, third.status_code, *again]
 
     with running_proxy(config, tfidf_guard) as url:
-        assert asyncio.run(two_streams(url)) == [200, 429, 200]
+        assert asyncio.run(two_streams(url)) == [200, 429, 200] + [200] * 10
+
+
+def test_a_streams_slot_is_free_in_redis_before_its_last_chunk_arrives(
+    stub, tfidf_guard, tmp_path, redis_url
+):
+    """The release is sent to Redis before the last chunk ([DONE]) goes out, however long
+    sending it takes: anything the client does on [DONE] reaches Redis after it."""
+    import redis
+
+    from redline.guard import create_app
+    from tests.guard.upstream_stub import serving
+
+    _, upstream = stub
+    key = ClientKey(name="tester", hash=hash_key(KEY), requests_per_minute=6000, max_streams=1)
+    config = proxy_config(upstream, tmp_path / "audit.jsonl", keys=[key], redis_url=redis_url)
+    app = create_app(config, tfidf_guard)
+    state = app.state.proxy.state
+    release = state.release
+
+    async def slow_release(slot: str) -> None:  # a busy worker: the release comes late
+        await asyncio.sleep(0.3)
+        await release(slot)
+
+    state.release = slow_release
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": BENIGN}]}
+    open_slots = []
+    with serving(app) as base, redis.Redis.from_url(redis_url) as admin:
+        for _ in range(3):
+            with httpx.stream("POST", base + "/v1/chat/completions", json=body, timeout=60,
+                              headers={"authorization": f"Bearer {KEY}"}) as response:  # fmt: skip
+                assert response.status_code == 200  # the slot before it was free
+                lines = response.iter_lines()
+                assert next(line for line in lines if line == "data: [DONE]")
+                open_slots.append(admin.zcard("redline:proxy:streams:tester"))
+    assert open_slots == [0, 0, 0]
 
 
 def test_a_client_that_never_finishes_its_headers_is_cut_off(stub, tfidf_guard, tmp_path):

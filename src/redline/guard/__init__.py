@@ -56,7 +56,7 @@ from redline.guard._normalize import View, normalize, views
 from redline.guard._proxy import create_app
 from redline.guard._proxy_config import ProxyConfig, client_keys, load_proxy_config
 from redline.guard._serve import serve_proxy, server_config
-from redline.guard._state import LocalState, SharedState, StateUnavailable
+from redline.guard._state import Admission, LocalState, SharedState, StateUnavailable
 from redline.guard._stream import StreamScreen
 from redline.guard._tools import ToolCall, ToolDef
 from redline.guard._verdict import STAGES, Screened, Stage, Verdict
@@ -147,6 +147,7 @@ __all__ = [
     "AuditRecord",
     "AuditWriter",
     "DatabaseAuditLog",
+    "Admission",
     "LocalState",
     "RedisState",
     "SharedState",

@@ -280,11 +280,8 @@ class GuardProxy:
 
     # --- checks before anything is forwarded ---
 
-    async def authenticate(self, request: Request) -> ClientKey | None:
-        """The client's key (None when anonymous); 401 without a valid one, 429 over its rate.
-
-        503 when the rate cannot be checked (Redis down).
-        """
+    def client_key(self, request: Request) -> ClientKey | None:
+        """The client's key (None when anonymous); 401 without a valid one."""
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if not presented and self.config.allow_anonymous:
             return None
@@ -294,14 +291,46 @@ class GuardProxy:
         key: ClientKey | None = find_key(self.keys, presented.strip())
         if key is None:
             raise ProxyError(401, "invalid API key", "authentication_error")
+        return key
+
+    async def admit(self, key: ClientKey | None, stream: bool = False) -> str | None:
+        """Take one of the key's requests and, for a stream, one of its stream slots: the slot.
+
+        429 over the key's rate (with Retry-After) or with its `max_streams` open (the request
+        spent its token all the same), 503 when they cannot be counted (Redis down). Anonymous
+        requests are not counted.
+        """
+        if key is None:
+            return None
         try:
-            wait = await self.state.take_request(key)
+            admitted = await self.state.admit(key, stream)
         except StateUnavailable as ex:
             raise self.unavailable(ex) from ex
-        if wait:
+        if admitted.wait:
             raise ProxyError(429, f"rate limit of {key.requests_per_minute:g} requests per "
-                             "minute exceeded", "rate_limit_error", retry_after=wait)  # fmt: skip
-        return key
+                             "minute exceeded", "rate_limit_error",
+                             retry_after=admitted.wait)  # fmt: skip
+        if admitted.streams_full:
+            raise ProxyError(429, f"at most {key.max_streams} streams open at once per key",
+                             "rate_limit_error", retry_after=1)  # fmt: skip
+        return admitted.slot
+
+    async def release_slot(self, slot: str | None) -> None:
+        """A stream that `admit` gave a slot has ended (or is sending its last chunk)."""
+        if slot is not None:
+            await self.state.release(slot)
+
+    async def read_request(self, request: Request, key: ClientKey | None) -> ChatRequest:
+        """The request's body, parsed (408, 413, 422: see `read_body`, `parse_request`).
+
+        A body refused still spends one of the key's requests, and over the key's rate the
+        answer is 429 whatever the body: the rate is ruled on before the body's faults.
+        """
+        try:
+            return parse_request(await self.read_body(request))
+        except ProxyError:
+            await self.admit(key)
+            raise
 
     async def read_body(self, request: Request) -> bytes:
         """The request body.
@@ -388,26 +417,34 @@ class GuardProxy:
     async def chat(self, request: Request, state: RequestState) -> Response:
         """Handle one chat completion request."""
         self.check_audit()
-        state.key = await self.authenticate(request)
+        state.key = self.client_key(request)
         state.client = state.key.name if state.key else "anonymous"
-        req = state.request = parse_request(await self.read_body(request))
+        req = state.request = await self.read_request(request, state.key)
+        slot = await self.admit(state.key, stream=_relayed(req))
+        try:
+            return await self.answer(req, state, slot)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.release_slot(slot)
+            raise
+
+    async def answer(self, req: ChatRequest, state: RequestState, slot: str | None) -> Response:
+        """Screen an admitted request, forward it and screen its answer.
+
+        `slot` (a stream's) is released when the response ends.
+        """
         messages = req.conversation()
         state.input_text = conversation_text(messages)
         headers = {"x-request-id": state.request_id}
+        release = lambda: self.release_slot(slot)  # noqa: E731  (idempotent)
         data = req.data()
         if data:  # tool results and marked data: screened for injection before anything else
             verdict = state.injection_verdict = await self.agent.screen_data(data)
             if verdict.flagged:
                 self.finish(state, 200, blocked="injection")
-                return self.refusal(req, state, headers, blocked="injection")
-        if req.stream and not req.tools:
-            slot = await self.take_stream_slot(state.key)
-            try:
-                return await self.start_stream(req, messages, state, headers, slot)
-            except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await self.free_stream_slot(slot)
-                raise
+                return self.refusal(req, state, headers, release, blocked="injection")
+        if _relayed(req):
+            return await self.start_stream(req, messages, state, headers, release)
         done = await self.exchange.run(
             messages, lambda: self.complete(req, state.request_id), lambda answer: answer[0]
         )
@@ -438,40 +475,20 @@ class GuardProxy:
         messages: list[Message],
         state: RequestState,
         headers: dict[str, str],
-        slot: str | None,
+        release: Callable[[], Awaitable[None]],
     ) -> Response:
         """Screen a stream's input, open the upstream stream, relay it.
 
-        `slot` is freed when the response ends.
+        `release` (its slot's) is awaited before the last chunk, and again when the response
+        ends however it ends.
         """
         verdict = state.input_verdict = await self.exchange.screen("input", messages)
         if verdict.flagged:
             self.finish(state, 200, blocked="input")
-            return self.refusal(req, state, headers, lambda: self.free_stream_slot(slot))
+            return self.refusal(req, state, headers, release)
         upstream = await self.open_upstream("/chat/completions", req, state.request_id)
-        free = lambda: self.free_stream_slot(slot)  # noqa: E731  (idempotent)
-        return ScreenedStream(self.stream(req, messages, upstream, state, free), headers, free)
-
-    async def take_stream_slot(self, key: ClientKey | None) -> str | None:
-        """Hold one of the key's stream slots (anonymous streams have none).
-
-        429 when the key has its most streams open, 503 when they cannot be counted.
-        """
-        if key is None:
-            return None
-        try:
-            slot = await self.state.take_stream(key)
-        except StateUnavailable as ex:
-            raise self.unavailable(ex) from ex
-        if slot is None:
-            raise ProxyError(429, f"at most {key.max_streams} streams open at once per key",
-                             "rate_limit_error", retry_after=1)  # fmt: skip
-        return slot
-
-    async def free_stream_slot(self, slot: str | None) -> None:
-        """A stream that `take_stream_slot` counted has ended."""
-        if slot is not None:
-            await self.state.free_stream(slot)
+        relay = self.stream(req, messages, upstream, state, release)
+        return ScreenedStream(relay, headers, release)
 
     async def complete(self, req: ChatRequest, request_id: str) -> Answer:
         """A whole (non-streamed) upstream answer (text, finish, usage, tool calls).
@@ -529,7 +546,8 @@ class GuardProxy:
         Each screen that releases text sends it at once as one chunk; the opening (role) chunk
         goes with the first text, the closing ones together at the end. A malformed upstream
         event ends the stream with an error event. `done` is awaited before the last chunk goes
-        out, so a client that opens its next stream on [DONE] finds this one's slot free.
+        out: it releases the stream's slot, which costs no round trip (`SharedState.release`),
+        so a client that opens its next stream on [DONE] finds this one's slot free.
         """
         every, grow_to = self.config.stream_every, self.config.stream_every_max
         screen = StreamScreen(self.guard, messages, every, self.exchange.refusal,
@@ -651,6 +669,11 @@ class GuardProxy:
         )
 
 
+def _relayed(req: ChatRequest) -> bool:
+    """Whether the answer is relayed as a stream (one with tools is judged whole first)."""
+    return req.stream and not req.tools
+
+
 def _stopping_verdict(judged: list[ActionVerdict] | None) -> Verdict | None:
     found = stopping(judged) if judged else None
     return found.verdict() if found is not None else None
@@ -717,7 +740,7 @@ def create_app(config: ProxyConfig, guard: Guard, config_file: Path | None = Non
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
         try:
-            await proxy.authenticate(request)
+            await proxy.admit(proxy.client_key(request))
             upstream = await proxy.open_upstream("/models", None)
             try:
                 ids = _model_ids(await upstream.read())

@@ -1,7 +1,8 @@
 """Rate limits and open-stream caps in Redis, shared by every worker and replica of the proxy.
 
-Each check is one Lua script, run atomically by Redis on Redis's own clock, so N workers and
-M replicas take from one token bucket per key and count one set of streams per key:
+A request is admitted by one Lua script, run atomically by Redis on Redis's own clock (one
+round trip), so N workers and M replicas take from one token bucket per key and count one set
+of streams per key:
 
 - `redline:proxy:rate:NAME`, a hash (tokens, updated): the token bucket, refilled at the
   key's rate up to its burst, expiring once it would be full anyway;
@@ -10,8 +11,9 @@ M replicas take from one token bucket per key and count one set of streams per k
   `STREAM_LEASE`, and a slot whose lease ran out (its worker died) is dropped at the next
   count, so slots never leak. A renewal re-adds a slot that is missing (Redis restarted).
 
-Redis being unreachable (or refusing a write) raises `StateUnavailable`: the proxy refuses
-the request with 503 until Redis answers again.
+A slot's release is written to Redis without waiting for the answer (read in the background),
+so the end of a stream waits for no round trip. Redis being unreachable (or refusing a write)
+raises `StateUnavailable`: the proxy refuses the request with 503 until Redis answers again.
 """
 
 import asyncio
@@ -21,12 +23,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from redline.guard._keys import ClientKey
-from redline.guard._state import STREAM_LEASE, StateUnavailable, bucket_size
+from redline.guard._state import STREAM_LEASE, Admission, StateUnavailable, bucket_size
 
 LOG = logging.getLogger("redline.guard.proxy")
 PREFIX = "redline:proxy:"
@@ -39,13 +42,15 @@ check takes well under a millisecond of Redis's time) instead of opening one eac
 requests at once through four busy workers timed out opening theirs."""
 POOL_WAIT = 10.0
 """Seconds a request may wait for a pooled connection before it is refused."""
+CLOSE_WAIT = 1.0
+"""Seconds a closing state waits for the answers to its last releases."""
 T = TypeVar("T")
 
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
-TAKE_REQUEST = (
+ADMIT = (
     _NOW
     + """
 local capacity, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -56,22 +61,18 @@ local wait = 0
 if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate) end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 1000)
-return wait
+if wait > 0 or #KEYS == 1 then return wait end
+local most, lease = tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= most then return -1 end
+redis.call('ZADD', KEYS[2], now + lease, ARGV[5])
+redis.call('PEXPIRE', KEYS[2], lease + 1000)
+return 0
 """
 )
-"""KEYS: the bucket; ARGV: capacity, tokens per millisecond. Milliseconds to wait (0: taken)."""
-TAKE_STREAM = (
-    _NOW
-    + """
-local most, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= most then return 0 end
-redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], lease + 1000)
-return 1
-"""
-)
-"""KEYS: the key's slots; ARGV: most open, lease (ms), slot id. 1 if taken, 0 if full."""
+"""KEYS: the key's bucket, and for a stream its slots; ARGV: capacity, tokens per millisecond,
+and for a stream most open, lease (ms), slot id. Milliseconds to wait (nothing taken), -1 when
+every slot is taken (the token is spent), 0 when admitted."""
 RENEW = (
     _NOW
     + """
@@ -97,44 +98,84 @@ class RedisState:
         )  # fmt: skip
         self.redis = Redis.from_pool(pool)
         self.lease = lease
-        self._take_request = self.redis.register_script(TAKE_REQUEST)
-        self._take_stream = self.redis.register_script(TAKE_STREAM)
+        self._admit = self.redis.register_script(ADMIT)
         self._renew = self.redis.register_script(RENEW)
         self._slots: dict[str, str] = {}
         """Slots this process holds: slot id -> its set's key."""
         self._renewer: asyncio.Task[None] | None = None
+        self._releasing: set[asyncio.Task[None]] = set()
+        """Releases whose answer is still to be read."""
 
     async def start(self) -> None:
         """Start renewing this process's stream leases (Redis may be down: it is tried later)."""
         self._renewer = asyncio.create_task(self._renew_leases())
 
     async def close(self) -> None:
-        """Stop renewing and disconnect."""
+        """Stop renewing, read the last releases' answers (for a second at most), disconnect."""
         if self._renewer is not None:
             self._renewer.cancel()
+        if self._releasing:
+            await asyncio.wait(self._releasing, timeout=CLOSE_WAIT)
+            for task in self._releasing:
+                task.cancel()
         await self.redis.aclose()
 
-    async def take_request(self, key: ClientKey) -> float:
-        """Take one request from the key's bucket in Redis: 0, or seconds to wait."""
-        rate = key.requests_per_minute / 60_000.0
-        args = [repr(bucket_size(key)), repr(rate)]
-        wait = await self._call(lambda: self._take_request(keys=[_rate_key(key)], args=args))
-        return int(wait) / 1000.0
+    async def admit(self, key: ClientKey, stream: bool) -> Admission:
+        """The key's token and, for a stream, one of its slots (leased), in one round trip."""
+        keys = [_rate_key(key)]
+        args: list[str | int] = [repr(bucket_size(key)), repr(key.requests_per_minute / 60_000)]
+        slot = uuid.uuid4().hex if stream else None
+        if slot is not None:
+            keys.append(_streams_key(key))
+            args += [key.max_streams, round(self.lease * 1000), slot]
+        ruled = int(await self._call(lambda: self._admit(keys=keys, args=args)))
+        if ruled > 0:
+            return Admission(wait=ruled / 1000.0)
+        if ruled < 0:
+            return Admission(streams_full=True)
+        if slot is not None:
+            self._slots[slot] = keys[1]
+        return Admission(slot=slot)
 
-    async def take_stream(self, key: ClientKey) -> str | None:
-        """Hold one of the key's slots in Redis, leased; None when all are taken."""
-        slot, name = uuid.uuid4().hex, _streams_key(key)
-        args: list[str | int] = [key.max_streams, round(self.lease * 1000), slot]
-        if not await self._call(lambda: self._take_stream(keys=[name], args=args)):
-            return None
-        self._slots[slot] = name
-        return slot
+    async def release(self, slot: str) -> None:
+        """Give the slot back: written to Redis before this returns, answered in the background.
 
-    async def free_stream(self, slot: str) -> None:
-        """Give the slot back; if Redis is down, its lease runs out instead."""
+        Redis runs commands in the order they reach it, so an admission sent after this
+        returns (by any worker: say, for a client that opens its next stream on this one's
+        last chunk) finds the slot free, and no one waits for the round trip. A release that
+        cannot be written or is not answered is sent once more in the background; failing
+        again, the slot's lease runs out instead.
+        """
         name = self._slots.pop(slot, None)
         if name is None:
             return
+        pool = self.redis.connection_pool
+        sent: AbstractConnection | None = None
+        try:
+            connection: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            try:
+                await connection.send_command("ZREM", name, slot)
+                sent = connection
+            finally:
+                if sent is None:
+                    await pool.release(connection)
+        except RedisError:
+            pass  # sent again in the background
+        finally:  # cancelled or not
+            task = asyncio.create_task(self._answered(sent, name, slot))
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+
+    async def _answered(self, sent: AbstractConnection | None, name: str, slot: str) -> None:
+        """Read a release's answer; send it again (through the client) if it has none."""
+        if sent is not None:
+            try:
+                await sent.read_response()  # a failure disconnects it
+                return
+            except RedisError:
+                pass
+            finally:
+                await self.redis.connection_pool.release(sent)
         try:
             await self.redis.zrem(name, slot)
         except RedisError as ex:

@@ -2,8 +2,9 @@
 
 `LocalState` keeps them in the process (the default: one process, nothing to install);
 `RedisState` (`_redis_state`) keeps them in Redis, so every worker and replica enforces one
-limit per key. A component that cannot be reached raises `StateUnavailable`, and the proxy
-refuses the request with 503: nothing is served unlimited.
+limit per key. Either admits a request in one step: its token from the key's bucket and, for
+a stream, one of the key's stream slots. A component that cannot be reached raises
+`StateUnavailable`, and the proxy refuses the request with 503: nothing is served unlimited.
 """
 
 import time
@@ -27,6 +28,22 @@ def bucket_size(key: ClientKey) -> float:
     return float(key.burst or max(1, round(key.requests_per_minute)))
 
 
+@dataclass(frozen=True)
+class Admission:
+    """What the state ruled on one request of a key.
+
+    Over the key's rate nothing is taken (`wait` > 0). Otherwise the request's token is spent,
+    and a stream also holds a slot (`slot`) or, every slot taken, none (`streams_full`).
+    """
+
+    wait: float = 0.0
+    """Seconds until the key's bucket has a token again (0: within the rate)."""
+    streams_full: bool = False
+    """A stream found the key's `max_streams` open (its token is spent all the same)."""
+    slot: str | None = None
+    """The stream slot the request holds until `release`."""
+
+
 class SharedState(Protocol):
     """Rate limits and open-stream caps per client key, wherever they are kept."""
 
@@ -36,14 +53,11 @@ class SharedState(Protocol):
     async def close(self) -> None:
         """Stop background work and disconnect."""
 
-    async def take_request(self, key: ClientKey) -> float:
-        """Take one request from the key's token bucket: 0 if allowed, else seconds to wait."""
+    async def admit(self, key: ClientKey, stream: bool) -> Admission:
+        """Take one request from the key's bucket and, for a stream, one of its slots."""
 
-    async def take_stream(self, key: ClientKey) -> str | None:
-        """Hold one of the key's stream slots: its id, or None when all are taken."""
-
-    async def free_stream(self, slot: str) -> None:
-        """Give back a slot `take_stream` gave."""
+    async def release(self, slot: str) -> None:
+        """Give back a slot `admit` gave; a request admitted after this returns finds it free."""
 
     async def unavailable(self) -> str | None:
         """Why the state cannot be used now (None when it can): for readiness."""
@@ -70,28 +84,26 @@ class LocalState:
     async def close(self) -> None:
         """Nothing to disconnect."""
 
-    async def take_request(self, key: ClientKey) -> float:
-        """Take one request from the key's bucket: 0 if allowed, else seconds until one is."""
+    async def admit(self, key: ClientKey, stream: bool) -> Admission:
+        """A token from the key's bucket (refilled at its rate up to its burst), and a slot."""
         now = time.monotonic()
         capacity, rate = bucket_size(key), key.requests_per_minute / 60.0
         bucket = self._buckets.setdefault(key.name, _Bucket(capacity, now))
         bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate)
         bucket.updated = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        return (1 - bucket.tokens) / rate
-
-    async def take_stream(self, key: ClientKey) -> str | None:
-        """A slot id, or None when the key has `max_streams` open."""
+        if bucket.tokens < 1:
+            return Admission(wait=(1 - bucket.tokens) / rate)
+        bucket.tokens -= 1
+        if not stream:
+            return Admission()
         if self._streams.get(key.name, 0) >= key.max_streams:
-            return None
+            return Admission(streams_full=True)
         self._streams[key.name] = self._streams.get(key.name, 0) + 1
         slot = uuid.uuid4().hex
         self._slots[slot] = key.name
-        return slot
+        return Admission(slot=slot)
 
-    async def free_stream(self, slot: str) -> None:
+    async def release(self, slot: str) -> None:
         """Count the slot's stream as ended."""
         name = self._slots.pop(slot, None)
         if name is not None:
