@@ -141,3 +141,97 @@ def test_verifying_a_database_without_the_log_is_a_one_line_error(audit_db, monk
     result = cli("verify", audit_db, "--key-env", KEY_ENV, monkeypatch=monkeypatch)
     assert result.exit_code == 2 and result.stderr.startswith("error: database ")
     assert "redline_audit" in result.stderr
+
+
+def test_records_queued_together_are_one_transaction(audit_db):
+    """Group commit: the records that wait while a write runs go in the next one, all of them
+    with the head's move in one transaction (PostgreSQL's xmin: the transaction that wrote a
+    row)."""
+
+    async def run():
+        log = DatabaseAuditLog(audit_db, KEY)
+        await log.start()
+        log.append(**fields(0))  # its write starts at the next await
+        await asyncio.sleep(0)
+        for i in range(1, 51):  # these arrive while it runs
+            log.append(**fields(i))
+        await log.stop()
+
+    asyncio.run(run())
+    assert verify_audit_db(audit_db, KEY).records == 51
+    rows = sql(audit_db, "SELECT seq, xmin::text FROM redline_audit ORDER BY seq")
+    (head,) = sql(audit_db, "SELECT xmin::text FROM redline_audit_head")[0]
+    assert [seq for seq, _ in rows] == list(range(51))
+    assert len({xmin for _, xmin in rows[1:]}) == 1 and rows[1][1] == head  # one transaction
+    assert rows[0][1] != head
+
+
+def test_a_writer_whose_connection_died_goes_on_without_refusing(audit_db, caplog):
+    """The writer keeps its connection; one the database dropped (a restart, an idle timeout)
+    is replaced at once, for a write as for the idle check, and nothing is refused."""
+
+    async def written(log, n):
+        while verify_audit_db(audit_db, KEY).records < n:
+            await asyncio.sleep(0.05)
+
+    def drop(log):  # the server ends the writer's session
+        sql(audit_db, "SELECT pg_terminate_backend(%s)", log._conn.info.backend_pid)
+
+    async def run():
+        log = DatabaseAuditLog(audit_db, KEY)
+        await log.start()
+        log.append(**fields(0))
+        await written(log, 1)
+        drop(log)
+        log.append(**fields(1))  # written on a new connection
+        await written(log, 2)
+        drop(log)
+        pid = log._conn.info.backend_pid
+        while log._conn is None or log._conn.info.backend_pid == pid:  # the idle check
+            await asyncio.sleep(0.05)
+        reason = log.unavailable()
+        await log.stop()
+        return reason
+
+    with caplog.at_level("ERROR", logger="redline.guard.proxy"):
+        assert asyncio.run(run()) is None
+    assert "refusing requests" not in caplog.text
+    check = verify_audit_db(audit_db, KEY)
+    assert check.ok and check.records == 2
+
+
+def test_a_plain_postgresql_url_is_written_through_psycopg(audit_db):
+    """`postgresql://` would mean psycopg2 to SQLAlchemy, which the proxy does not ship."""
+    asyncio.run(write(audit_db.replace("postgresql+psycopg://", "postgresql://"), per_writer=2))
+    assert verify_audit_db(audit_db, KEY).records == 2
+
+
+def test_a_failed_write_frees_the_chains_lock_keeps_its_records_and_is_retried(audit_db):
+    """A write that fails (here: a row in the way of its first record) refuses requests
+    (fail closed), does not hold the chain's lock while it waits to retry, and succeeds once
+    the way is clear."""
+    from redline.guard._audit_db import LOCK
+
+    async def run():
+        log = DatabaseAuditLog(audit_db, KEY)
+        await log.start()  # the tables exist
+        sql(audit_db, "INSERT INTO redline_audit (seq, record) VALUES (0, 'in the way')")
+        log.append(**fields(0))
+        while log.unavailable() is None:
+            await asyncio.sleep(0.05)
+        reason = log.unavailable()
+        free = []
+        for _ in range(20):  # another writer can take the lock between the retries
+            free.append(sql(audit_db, "SELECT pg_try_advisory_xact_lock(%s)", LOCK)[0][0])
+            await asyncio.sleep(0.05)
+        assert any(free), "the failed write kept the chain's lock"
+        sql(audit_db, "DELETE FROM redline_audit")
+        while log.unavailable() is not None:
+            await asyncio.sleep(0.05)
+        await log.stop()
+        return reason
+
+    reason = asyncio.run(run())
+    assert reason.startswith("audit log unavailable (database: duplicate key value")
+    check = verify_audit_db(audit_db, KEY)
+    assert check.ok and check.records == 1

@@ -6,6 +6,8 @@ process (the records that arrive while a write runs go together in the next one)
 batch is one transaction that first takes an advisory lock, so the writers of all processes
 take turns: under the lock a batch reads the head, chains its records after it, inserts them
 and moves the head, whose HMAC under the audit key anchors the chain as the head file does.
+The transaction is two pipelined round trips on a connection the writer keeps (the lock and
+the head; then the rows, the head's move and the commit), whatever the batch's size.
 
 A write that fails (the database is down) keeps its records and is retried; until one
 succeeds the log reports itself unavailable and the proxy refuses requests with 503, so
@@ -17,27 +19,25 @@ import asyncio
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import psycopg
 from sqlalchemy import (
     BigInteger,
     Column,
-    Connection,
     Engine,
     Integer,
     MetaData,
     String,
     Table,
     Text,
-    func,
-    insert,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -87,56 +87,82 @@ HEAD = Table(
     Column("mac", String(64), nullable=False),
 )  # fmt: skip
 """One row (id 1): the last record's sequence number and hash, and their HMAC."""
+BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+"""Whatever the server's default: the head is read after the lock, as committed then."""
+TAKE_LOCK = f"SELECT pg_advisory_xact_lock({LOCK})"
+READ_HEAD = f"SELECT seq, hash FROM {HEAD.name} WHERE id = 1"
+APPEND = f"""
+WITH added AS (
+    INSERT INTO {RECORDS.name} (seq, record) SELECT * FROM unnest(%s::bigint[], %s::text[])
+)
+INSERT INTO {HEAD.name} (id, seq, hash, mac) VALUES (1, %s, %s, %s)
+ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac
+"""
+"""A batch's rows and the head's move, in one statement: sequence numbers, JSON lines, then
+the new head's seq, hash and MAC."""
 
 
 def audit_engine(url: str) -> Engine:
-    """An engine for the audit database; anything but PostgreSQL is a RedlineError."""
+    """An engine for the audit database, through psycopg; anything but PostgreSQL is refused."""
     try:
-        backend = make_url(url).get_backend_name()
+        parsed = make_url(url)
     except ArgumentError as ex:
         raise database_error(url, ex) from ex
-    if backend != "postgresql":
+    if parsed.get_backend_name() != "postgresql":
         raise RedlineError(
             f"database {safe_url(url)}: the audit log needs PostgreSQL "
             "(postgresql+psycopg://USER:PASSWORD@HOST/DB)"
         )
+    psycopg_url = parsed.set(drivername="postgresql+psycopg")  # the writer pipelines with it
     return open_engine(
-        url, pool_pre_ping=True, pool_size=2, max_overflow=2, isolation_level="READ COMMITTED",
+        psycopg_url.render_as_string(hide_password=False), pool_pre_ping=True, pool_size=2,
+        max_overflow=2, isolation_level="READ COMMITTED",
         # a database that vanishes mid-write (no reset, no answer) is given up in seconds
         connect_args={"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1,
                       "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2},
     )  # fmt: skip
 
 
-def _lock(conn: Connection) -> None:
-    conn.execute(select(func.pg_advisory_xact_lock(LOCK)))
+class Unsent(Exception):
+    """A connection failed before a batch's rows were sent: a new try cannot write them twice."""
 
 
 def append_records(
-    engine: Engine, key: bytes, batch: list[dict[str, Any]], texts: bool = False
+    conn: "psycopg.Connection[Any]", key: bytes, batch: list[dict[str, Any]], texts: bool = False
 ) -> None:
-    """Chain a batch of records after the head in one transaction, under the chain's lock."""
-    with engine.begin() as conn:
-        _lock(conn)
-        head = conn.execute(select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)).first()
-        seq, last = (head.seq, head.hash) if head is not None else (-1, GENESIS)
-        rows = []
-        for fields in batch:
-            record = chain_record(fields, seq + 1, last, texts)
-            rows.append({"seq": record.seq, "record": dump_line(record).rstrip("\n")})
-            seq, last = record.seq, record.hash
-        conn.execute(insert(RECORDS), rows)
-        mac = head_mac(key, seq, last)
-        moved = pg_insert(HEAD).values(id=1, seq=seq, hash=last, mac=mac)
-        conn.execute(moved.on_conflict_do_update(
-            index_elements=[HEAD.c.id], set_={"seq": seq, "hash": last, "mac": mac}
-        ))  # fmt: skip
+    """Chain a batch of records after the head in one transaction, under the chain's lock.
+
+    Two round trips on `conn` (in autocommit mode: the statements say where the transaction
+    begins and ends): BEGIN, the lock and the head; then the rows, the head's move and COMMIT.
+    A connection that fails in the first raises `Unsent`; after any failure, `conn` is to be
+    closed (its transaction may be left open).
+    """
+    sent = False
+    try:
+        with conn.pipeline():
+            conn.execute(BEGIN)
+            conn.execute(TAKE_LOCK)
+            head = conn.execute(READ_HEAD).fetchone()
+            seq, last = (head[0], head[1]) if head is not None else (-1, GENESIS)
+            seqs, lines = [], []
+            for fields in batch:
+                record = chain_record(fields, seq + 1, last, texts)
+                seqs.append(record.seq)
+                lines.append(dump_line(record).rstrip("\n"))
+                seq, last = record.seq, record.hash
+            sent = True
+            conn.execute(APPEND, [seqs, lines, seq, last, head_mac(key, seq, last)])
+            conn.execute("COMMIT")
+    except psycopg.OperationalError as ex:
+        if not sent:
+            raise Unsent(first_line(ex)) from ex
+        raise
 
 
 def create_tables(engine: Engine) -> None:
     """Create the audit tables if missing (under the chain's lock: workers start together)."""
     with engine.begin() as conn:
-        _lock(conn)
+        conn.exec_driver_sql(TAKE_LOCK)
         metadata.create_all(conn)
 
 
@@ -152,6 +178,10 @@ class DatabaseAuditLog:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._tables = False
+        self._conn: psycopg.Connection[Any] | None = None
+        """The writer's own connection, kept between writes."""
+        self._using = threading.Lock()
+        """Held by the thread writing through `_conn`."""
 
     def input_hmac(self, text: str) -> str:
         """The keyed hash of a screened input, as its record stores it."""
@@ -188,6 +218,11 @@ class DatabaseAuditLog:
             LOG.error("%d audit records were not written to %s (%s): the first is request %s",
                       len(self._pending), safe_url(self.url), self._failure,
                       self._pending[0].get("request_id"))  # fmt: skip
+        if self._using.acquire(blocking=False):  # else a write past the deadline still has it
+            try:
+                self._disconnect()
+            finally:
+                self._using.release()
         self.engine.dispose()
 
     async def _run(self) -> None:
@@ -211,7 +246,7 @@ class DatabaseAuditLog:
         batch = self._pending[:MAX_BATCH]
         try:
             await anyio.to_thread.run_sync(self._write, batch)
-        except SQLAlchemyError as ex:
+        except (SQLAlchemyError, psycopg.Error, Unsent) as ex:
             failure = f"audit log unavailable (database: {first_line(ex)})"
             if self._failure is None:
                 LOG.error("%s; refusing requests until it answers", failure)
@@ -224,14 +259,49 @@ class DatabaseAuditLog:
         return True
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
-        if not self._tables:
-            create_tables(self.engine)
-            self._tables = True
+        """Append the batch (or, with none, check the database answers), in a worker thread.
+
+        A kept connection that fails before sending anything (the database restarted since
+        it was last used) is replaced and the batch tried once more at once. A connection
+        that fails is closed, which ends its transaction and frees the chain's lock.
+        """
+        with self._using:
+            if not self._tables:
+                create_tables(self.engine)
+                self._tables = True
+            while True:
+                kept = self._conn is not None
+                try:
+                    self._send(batch)
+                    return
+                except Exception as ex:
+                    self._disconnect()
+                    unsent = isinstance(ex, Unsent) or (not batch and isinstance(ex, psycopg.Error))
+                    if not (kept and unsent):  # a new connection's failure is the database's
+                        raise
+
+    def _send(self, batch: list[dict[str, Any]]) -> None:
+        if self._conn is None:
+            self._conn = _own_connection(self.engine)
         if batch:
-            append_records(self.engine, self.key, batch, self.texts)
+            append_records(self._conn, self.key, batch, self.texts)
         else:
-            with self.engine.connect() as conn:
-                conn.execute(select(1))
+            self._conn.execute("SELECT 1")
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _own_connection(engine: Engine) -> "psycopg.Connection[Any]":
+    """A connection made as the engine makes them, taken out of its pool, in autocommit."""
+    pooled = engine.raw_connection()
+    pooled.detach()
+    conn = pooled.dbapi_connection
+    assert isinstance(conn, psycopg.Connection), "the audit engine's driver is psycopg"
+    conn.autocommit = True
+    return conn
 
 
 @contextmanager
