@@ -121,11 +121,11 @@ def monitor_runs(guard_dir: Path) -> dict[str, Any]:
     from inspect_ai import eval
     from inspect_ai.approval import ApprovalPolicy
     from inspect_ai.event import ApprovalEvent
-    from redline.evals.autonomy.solutions import SOLUTIONS as AUTONOMY
-    from redline.evals.cyber.solutions import SOLUTIONS as CYBER
 
     from redline.evals.autonomy import autonomy, load_tasks
+    from redline.evals.autonomy.solutions import SOLUTIONS as AUTONOMY
     from redline.evals.cyber import cyber, registered
+    from redline.evals.cyber.solutions import SOLUTIONS as CYBER
     from redline.guard import monitor_approver
 
     tiers = {c.id: c.tier for c in registered()}

@@ -144,26 +144,30 @@ def test_verifying_a_database_without_the_log_is_a_one_line_error(audit_db, monk
 
 
 def test_records_queued_together_are_one_transaction(audit_db):
-    """Group commit: the records that wait while a write runs go in the next one, all of them
-    with the head's move in one transaction (PostgreSQL's xmin: the transaction that wrote a
-    row)."""
+    """Group commit: a write waits `LINGER` for more records after the first, and those that
+    come meanwhile go with it, the head's move too, in one transaction (PostgreSQL's xmin:
+    the transaction that wrote a row); a later burst is a transaction of its own."""
 
     async def run():
         log = DatabaseAuditLog(audit_db, KEY)
         await log.start()
-        log.append(**fields(0))  # its write starts at the next await
-        await asyncio.sleep(0)
-        for i in range(1, 51):  # these arrive while it runs
+        for i in range(51):  # a burst: one transaction
+            log.append(**fields(i))
+            await asyncio.sleep(0)
+        while verify_audit_db(audit_db, KEY).records < 51:
+            await asyncio.sleep(0.05)
+        for i in range(51, 61):  # the next burst: another
             log.append(**fields(i))
         await log.stop()
 
     asyncio.run(run())
-    assert verify_audit_db(audit_db, KEY).records == 51
+    assert verify_audit_db(audit_db, KEY).records == 61
     rows = sql(audit_db, "SELECT seq, xmin::text FROM redline_audit ORDER BY seq")
     (head,) = sql(audit_db, "SELECT xmin::text FROM redline_audit_head")[0]
-    assert [seq for seq, _ in rows] == list(range(51))
-    assert len({xmin for _, xmin in rows[1:]}) == 1 and rows[1][1] == head  # one transaction
-    assert rows[0][1] != head
+    assert [seq for seq, _ in rows] == list(range(61))
+    first, second = {x for _, x in rows[:51]}, {x for _, x in rows[51:]}
+    assert len(first) == 1 and len(second) == 1 and first != second
+    assert second == {head}
 
 
 def test_a_writer_whose_connection_died_goes_on_without_refusing(audit_db, caplog):

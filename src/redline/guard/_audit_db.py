@@ -7,7 +7,9 @@ batch is one transaction that first takes an advisory lock, so the writers of al
 take turns: under the lock a batch reads the head, chains its records after it, inserts them
 and moves the head, whose HMAC under the audit key anchors the chain as the head file does.
 The transaction is two pipelined round trips on a connection the writer keeps (the lock and
-the head; then the rows, the head's move and the commit), whatever the batch's size.
+the head; then the rows, the head's move and the commit), whatever the batch's size, made
+with psycopg's asyncio connection in the proxy's event loop: a writer thread would hold the
+interpreter's lock between its steps and delay the requests being served.
 
 A write that fails (the database is down) keeps its records and is retried; until one
 succeeds the log reports itself unavailable and the proxy refuses requests with 503, so
@@ -19,7 +21,6 @@ import asyncio
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 import anyio
 import psycopg
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -63,6 +65,9 @@ LOCK = 0x72646C6E61756474
 """The advisory lock that serialises appends to the chain (any 64-bit number of our own)."""
 MAX_BATCH = 500
 """Most records per transaction."""
+LINGER = 0.05
+"""Seconds a write waits for more records after the first: one transaction carries the
+records of many requests even at light traffic (each costs the proxy's event loop time)."""
 PROBE_EVERY = 1.0
 """Seconds between checks that the database answers, when there is nothing to write."""
 RETRY_EVERY = 0.5
@@ -70,6 +75,9 @@ RETRY_EVERY = 0.5
 FLUSH_DEADLINE = 10.0
 """Seconds a stopping proxy keeps trying to write its last records."""
 CONNECT_TIMEOUT = 3
+CONNECT_ARGS = {"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1, "keepalives_idle": 5,
+                "keepalives_interval": 2, "keepalives_count": 2}  # fmt: skip
+"""A database that vanishes mid-write (no reset, no answer) is given up in seconds."""
 NOT_YET = "audit log unavailable (database not reached yet)"
 
 metadata = MetaData()
@@ -116,10 +124,7 @@ def audit_engine(url: str) -> Engine:
     psycopg_url = parsed.set(drivername="postgresql+psycopg")  # the writer pipelines with it
     return open_engine(
         psycopg_url.render_as_string(hide_password=False), pool_pre_ping=True, pool_size=2,
-        max_overflow=2, isolation_level="READ COMMITTED",
-        # a database that vanishes mid-write (no reset, no answer) is given up in seconds
-        connect_args={"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1,
-                      "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2},
+        max_overflow=2, isolation_level="READ COMMITTED", connect_args=CONNECT_ARGS,
     )  # fmt: skip
 
 
@@ -127,9 +132,10 @@ class Unsent(Exception):
     """A connection failed before a batch's rows were sent: a new try cannot write them twice."""
 
 
-def append_records(
-    conn: "psycopg.Connection[Any]", key: bytes, batch: list[dict[str, Any]], texts: bool = False
-) -> None:
+async def append_records(
+    conn: "psycopg.AsyncConnection[Any]", key: bytes, batch: list[dict[str, Any]],
+    texts: bool = False,
+) -> None:  # fmt: skip
     """Chain a batch of records after the head in one transaction, under the chain's lock.
 
     Two round trips on `conn` (in autocommit mode: the statements say where the transaction
@@ -139,10 +145,10 @@ def append_records(
     """
     sent = False
     try:
-        with conn.pipeline():
-            conn.execute(BEGIN)
-            conn.execute(TAKE_LOCK)
-            head = conn.execute(READ_HEAD).fetchone()
+        async with conn.pipeline():
+            await conn.execute(BEGIN)
+            await conn.execute(TAKE_LOCK)
+            head = await (await conn.execute(READ_HEAD)).fetchone()
             seq, last = (head[0], head[1]) if head is not None else (-1, GENESIS)
             seqs, lines = [], []
             for fields in batch:
@@ -151,8 +157,8 @@ def append_records(
                 lines.append(dump_line(record).rstrip("\n"))
                 seq, last = record.seq, record.hash
             sent = True
-            conn.execute(APPEND, [seqs, lines, seq, last, head_mac(key, seq, last)])
-            conn.execute("COMMIT")
+            await conn.execute(APPEND, [seqs, lines, seq, last, head_mac(key, seq, last)])
+            await conn.execute("COMMIT")
     except psycopg.OperationalError as ex:
         if not sent:
             raise Unsent(first_line(ex)) from ex
@@ -178,10 +184,8 @@ class DatabaseAuditLog:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._tables = False
-        self._conn: psycopg.Connection[Any] | None = None
+        self._conn: psycopg.AsyncConnection[Any] | None = None
         """The writer's own connection, kept between writes."""
-        self._using = threading.Lock()
-        """Held by the thread writing through `_conn`."""
 
     def input_hmac(self, text: str) -> str:
         """The keyed hash of a screened input, as its record stores it."""
@@ -218,11 +222,7 @@ class DatabaseAuditLog:
             LOG.error("%d audit records were not written to %s (%s): the first is request %s",
                       len(self._pending), safe_url(self.url), self._failure,
                       self._pending[0].get("request_id"))  # fmt: skip
-        if self._using.acquire(blocking=False):  # else a write past the deadline still has it
-            try:
-                self._disconnect()
-            finally:
-                self._using.release()
+        await self._disconnect()
         self.engine.dispose()
 
     async def _run(self) -> None:
@@ -236,6 +236,8 @@ class DatabaseAuditLog:
                 with anyio.move_on_after(PROBE_EVERY):
                     await self._wake.wait()
                 self._wake.clear()
+                if self._pending and len(self._pending) < MAX_BATCH:
+                    await asyncio.sleep(LINGER)  # let the records of the next moments join
             if not await self._step():
                 await asyncio.sleep(RETRY_EVERY)
             elif self._pending:
@@ -245,7 +247,7 @@ class DatabaseAuditLog:
         """Write the next batch (or, with none, check the database answers); True if it did."""
         batch = self._pending[:MAX_BATCH]
         try:
-            await anyio.to_thread.run_sync(self._write, batch)
+            await self._write(batch)
         except (SQLAlchemyError, psycopg.Error, Unsent) as ex:
             failure = f"audit log unavailable (database: {first_line(ex)})"
             if self._failure is None:
@@ -258,50 +260,48 @@ class DatabaseAuditLog:
         self._failure = None
         return True
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
-        """Append the batch (or, with none, check the database answers), in a worker thread.
+    async def _write(self, batch: list[dict[str, Any]]) -> None:
+        """Append the batch (or, with none, check the database answers).
 
         A kept connection that fails before sending anything (the database restarted since
         it was last used) is replaced and the batch tried once more at once. A connection
         that fails is closed, which ends its transaction and frees the chain's lock.
         """
-        with self._using:
-            if not self._tables:
-                create_tables(self.engine)
-                self._tables = True
-            while True:
-                kept = self._conn is not None
-                try:
-                    self._send(batch)
-                    return
-                except Exception as ex:
-                    self._disconnect()
-                    unsent = isinstance(ex, Unsent) or (not batch and isinstance(ex, psycopg.Error))
-                    if not (kept and unsent):  # a new connection's failure is the database's
-                        raise
+        if not self._tables:
+            await anyio.to_thread.run_sync(create_tables, self.engine)
+            self._tables = True
+        while True:
+            kept = self._conn is not None
+            try:
+                await self._send(batch)
+                return
+            except BaseException as ex:
+                with anyio.CancelScope(shield=True):
+                    await self._disconnect()
+                unsent = isinstance(ex, Unsent) or (not batch and isinstance(ex, psycopg.Error))
+                if not (kept and unsent):  # a new connection's failure is the database's
+                    raise
 
-    def _send(self, batch: list[dict[str, Any]]) -> None:
+    async def _send(self, batch: list[dict[str, Any]]) -> None:
         if self._conn is None:
-            self._conn = _own_connection(self.engine)
+            self._conn = await _own_connection(self.engine)
         if batch:
-            append_records(self._conn, self.key, batch, self.texts)
+            await append_records(self._conn, self.key, batch, self.texts)
         else:
-            self._conn.execute("SELECT 1")
+            await self._conn.execute("SELECT 1")
 
-    def _disconnect(self) -> None:
+    async def _disconnect(self) -> None:
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            await conn.close()
 
 
-def _own_connection(engine: Engine) -> "psycopg.Connection[Any]":
-    """A connection made as the engine makes them, taken out of its pool, in autocommit."""
-    pooled = engine.raw_connection()
-    pooled.detach()
-    conn = pooled.dbapi_connection
-    assert isinstance(conn, psycopg.Connection), "the audit engine's driver is psycopg"
-    conn.autocommit = True
-    return conn
+async def _own_connection(engine: Engine) -> "psycopg.AsyncConnection[Any]":
+    """An asyncio connection to the engine's database, made with its arguments, in autocommit."""
+    _, params = engine.dialect.create_connect_args(engine.url)
+    params.pop("context", None)  # SQLAlchemy's type adapters: the writer sends plain values
+    conninfo = make_conninfo("", **params, **CONNECT_ARGS)
+    return await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
 
 
 @contextmanager
