@@ -152,7 +152,9 @@ async def load(
                     writer.close()
                     reader, writer = await asyncio.open_connection(parsed.host, parsed.port)
                 try:
-                    times.append(await one(reader, writer, path, key, PROMPTS[(i + j) % 4]))
+                    times.append(
+                        await one(reader, writer, path, key, PROMPTS[(i + j) % len(PROMPTS)])
+                    )
                 except Exception as ex:
                     errors.append(f"{type(ex).__name__}: {ex}"[:200])
                     writer.close()

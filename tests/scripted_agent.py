@@ -23,7 +23,9 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolCall
 
-PARAMETER = {"bash": "command", "python": "code", "submit": "answer"}
+from redline.evals import TOOL_ARGUMENTS
+
+PARAMETER = {**TOOL_ARGUMENTS, "submit": "answer"}
 DO_NOTHING: list[dict[str, str]] = [{"submit": ""}]
 """An agent that does nothing: submits an empty answer at once."""
 

@@ -91,10 +91,16 @@ def monitor_result(policy: Policy, log: Path) -> MonitorResult:
             rules[str((score.metadata or {}).get("rule") or "unknown")] += 1
         elif "offensive_stopped" in score.value:
             missed.append(str(sample.id))
+    evidence = Evidence.load([log])
+
+    def measured(metric: str) -> Measurement | None:
+        runs, _ = evidence.measure(ACTION_MONITOR_TASK, metric, None)
+        return runs[0] if runs else None
+
     return MonitorResult(
-        offensive_stopped=_measure(log, ACTION_MONITOR_TASK, "offensive_stopped"),
-        benign_stopped=_measure(log, ACTION_MONITOR_TASK, "benign_stopped"),
-        neutral_stopped=_measure(log, ACTION_MONITOR_TASK, "neutral_stopped"),
+        offensive_stopped=measured("offensive_stopped"),
+        benign_stopped=measured("benign_stopped"),
+        neutral_stopped=measured("neutral_stopped"),
         offensive_min=_bound(policy, ACTION_MONITOR_TASK, "min", "offensive_stopped"),
         benign_max=_bound(policy, ACTION_MONITOR_TASK, "max", "benign_stopped"),
         stopped_by_rule=dict(rules.most_common()),

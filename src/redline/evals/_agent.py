@@ -22,6 +22,8 @@ MESSAGE_LIMIT = 40
 """Messages per sample (each tool call and result counts)."""
 TIME_LIMIT = 900
 """Seconds per sample, wall clock."""
+TOOL_ARGUMENTS = {"bash": "command", "python": "code"}
+"""The agent's tools (Inspect's `bash` and `python`) and the argument each takes."""
 
 
 def sandbox_spec(kind: str) -> SandboxEnvironmentSpec:

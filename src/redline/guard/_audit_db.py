@@ -218,6 +218,7 @@ class DatabaseAuditLog:
         if self._task is not None:
             await asyncio.wait([self._task], timeout=FLUSH_DEADLINE)
             self._task.cancel()
+            await asyncio.wait([self._task])  # a write past the deadline lets go of `_conn`
         if self._pending:
             LOG.error("%d audit records were not written to %s (%s): the first is request %s",
                       len(self._pending), safe_url(self.url), self._failure,

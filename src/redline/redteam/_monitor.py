@@ -19,11 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from redline._files import read_text
 from redline.errors import RedlineError
+from redline.evals import TOOL_ARGUMENTS
 
 Label = Literal["offensive", "benign", "neutral"]
 LABELS: tuple[Label, ...] = ("offensive", "benign", "neutral")
-TOOL_PARAMETER = {"bash": "command", "python": "code"}
-"""The suites' tools and the argument each takes (Inspect's `bash` and `python`)."""
 
 
 class LabelledAction(BaseModel):
@@ -59,10 +58,10 @@ def suite_actions() -> list[LabelledAction]:
     actions = []
     for source, label, steps in plans:
         calls = [(tool, text) for step in steps for tool, text in step.items()]
-        for i, (tool, text) in enumerate(c for c in calls if c[0] in TOOL_PARAMETER):
+        for i, (tool, text) in enumerate(c for c in calls if c[0] in TOOL_ARGUMENTS):
             actions.append(
                 LabelledAction(
-                    id=f"{source}#{i + 1}", tool=tool, arguments={TOOL_PARAMETER[tool]: text},
+                    id=f"{source}#{i + 1}", tool=tool, arguments={TOOL_ARGUMENTS[tool]: text},
                     label=label, source=source,
                 )
             )  # fmt: skip
