@@ -17,8 +17,8 @@ For each configuration:
 - latency: `--light` clients (default 2) streaming one request after another, through the
   proxy and direct to the stub, in alternating rounds; added latency = proxied minus direct,
   p50/p99. The one-process in-memory and shared-state proxies run side by side and their
-  rounds interleave (stub, memory, shared, stub, ...), so the difference the targets name is
-  not the machine's drift between two runs.
+  rounds interleave (stub, memory, shared, stub, shared, memory, ...), so the difference the
+  targets name is not the machine's drift between two runs nor which ran first.
 - the load generator speaks plain HTTP/1.1 on sockets: an HTTP client library took a fifth of
   the 2 cores the workers need. Saturating clients open a connection per request, so the
   kernel hands connections to whichever worker is free (kept-alive connections stay with the
@@ -183,7 +183,8 @@ def latency(stub: str, proxies: dict[str, Served], args: argparse.Namespace) -> 
     """Light-load latency of each proxy and of the stub alone, in interleaved rounds.
 
     Every round measures the stub directly, then each proxy in turn, so drift in the machine's
-    speed (a shared machine's other jobs) falls on all of them alike; added = proxied - direct.
+    speed (a shared machine's other jobs) falls on all of them alike; the proxies' order is
+    reversed every other round, so neither always runs first. Added = proxied - direct.
     """
     direct: list[float] = []
     proxied: dict[str, list[float]] = {name: [] for name in proxies}
@@ -191,9 +192,10 @@ def latency(stub: str, proxies: dict[str, Served], args: argparse.Namespace) -> 
     chat = "/v1/chat/completions"
     for p in proxies.values():
         asyncio.run(load(p.url + chat, p.key, args.clients, 2))  # warm up every worker's pools
-    for _ in range(args.rounds):
+    order = list(proxies.items())
+    for i in range(args.rounds):
         direct += asyncio.run(load(stub + chat, "", args.light, args.light_requests))["times"]
-        for name, p in proxies.items():
+        for name, p in order if i % 2 == 0 else order[::-1]:
             got = asyncio.run(load(p.url + chat, p.key, args.light, args.light_requests))
             proxied[name] += got["times"]
             errors[name] += got["errors"]

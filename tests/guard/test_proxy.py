@@ -1,14 +1,16 @@
 """The guard proxy against a stub upstream on loopback: no model is loaded."""
 
+import asyncio
 import json
 import time
 
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from redline._refusal import REFUSAL
-from redline.guard import Guard, verify_audit_log
+from redline.guard import Guard, LocalState, verify_audit_log
 from tests.guard.proxy_helpers import (
     AUDIT_KEY,
     KEY,
@@ -258,6 +260,76 @@ def test_rate_limit_is_a_429(stub, tfidf_guard):
         with pytest.raises(openai.RateLimitError) as err:
             chat(url, BENIGN)
     assert int(err.value.response.headers["retry-after"]) >= 1
+
+
+def input_screens(url: str) -> float:
+    """Input screens the proxy has run, however decided."""
+    text = httpx.get(url.removesuffix("/v1") + "/metrics").text
+    families = text_string_to_metric_families(text)
+    counter = next(f for f in families if f.name == "redline_proxy_screens")
+    return sum(s.value for s in counter.samples
+               if s.name.endswith("_total") and s.labels["stage"] == "input")  # fmt: skip
+
+
+@pytest.mark.parametrize("state_in", ["memory", "redis"])
+def test_the_input_screen_starts_early_only_for_a_key_with_tokens_to_spare(
+    stub, tfidf_guard, state_in, request
+):
+    """The input screen may start while admission is asked (hiding Redis's round trip), but
+    only when the key's last admission left two tokens: each admitted request is screened
+    once, a request refused for its rate never, and nothing refused is forwarded."""
+    upstream_state, upstream = stub
+    shared = {"redis_url": request.getfixturevalue("redis_url")} if state_in == "redis" else {}
+    config = proxy_config(upstream, **shared)
+    config.keys[0].requests_per_minute, config.keys[0].burst = 1e-6, 4
+    with running_proxy(config, tfidf_guard) as url:
+        answers = [chat(url, BENIGN).choices[0].finish_reason for _ in range(4)]
+        for _ in range(3):
+            with pytest.raises(openai.RateLimitError):
+                chat(url, BENIGN)
+        screened = input_screens(url)
+    assert answers == ["stop"] * 4
+    assert screened == 4  # the 2nd and 3rd early (3 and 2 tokens to spare), none refused
+    assert len(upstream_state.requests) == 4
+
+
+def test_the_early_input_screen_runs_while_admission_is_asked(stub, tfidf_guard, monkeypatch):
+    events = []
+    ruling = LocalState.admit
+
+    async def slow_admit(self, key, stream):  # a state a round trip away
+        events.append("asked")
+        await asyncio.sleep(0.2)
+        ruled = await ruling(self, key, stream)
+        events.append("ruled")
+        return ruled
+
+    class Noting(Guard):
+        def judge(self, texts, stage):
+            if stage == "input":
+                events.append("screened")
+            return super().judge(texts, stage)
+
+    monkeypatch.setattr(LocalState, "admit", slow_admit)
+    guard = Noting(tfidf_guard.manifest, tfidf_guard.backends, tfidf_guard.prefilters)
+    with running_proxy(proxy_config(stub[1]), guard) as url:
+        events.clear()  # the warm-up's screens
+        chat(url, BENIGN)
+        chat(url, BENIGN)
+    # the first request knows nothing of the key yet; the second's key had tokens to spare
+    assert events == ["asked", "ruled", "screened", "asked", "screened", "ruled"]
+
+
+def test_an_early_screen_still_blocks_what_it_flags(stub, tfidf_guard):
+    upstream_state, upstream = stub
+    with running_proxy(proxy_config(upstream), tfidf_guard) as url:
+        assert chat(url, BENIGN).choices[0].finish_reason == "stop"  # the key has spare tokens
+        blocked = chat(url, HARMFUL).choices[0]
+        streamed = stream_text(url, HARMFUL)
+        assert input_screens(url) == 3
+    assert (blocked.finish_reason, blocked.message.content) == ("content_filter", REFUSAL)
+    assert streamed == ([REFUSAL], "content_filter")
+    assert len(upstream_state.requests) == 1
 
 
 class BrokenGuard(Guard):

@@ -50,7 +50,7 @@ def test_a_key_gets_its_rate(make_state):
         return ruled
 
     ruled = asyncio.run(run())
-    assert ruled[:10] == [Admission()] * 10
+    assert ruled[:10] == [Admission(spare=9 - i) for i in range(10)]  # whole tokens left
     assert 0 < ruled[10].wait <= 6.001 and ruled[10].slot is None  # 10 a minute: one every 6 s
 
 
@@ -77,9 +77,9 @@ def test_one_admission_takes_the_token_and_the_slot_as_the_two_steps_did(make_st
         return held, full, plain, limited, released, again
 
     held, full, plain, limited, released, again = asyncio.run(run())
-    assert held.slot and not held.wait and not held.streams_full
-    assert full == Admission(streams_full=True)
-    assert plain == Admission()
+    assert held.slot and not held.wait and not held.streams_full and held.spare == 2
+    assert full == Admission(streams_full=True, spare=1)
+    assert plain == Admission(spare=0)
     assert limited.wait > 0 and limited.slot is None and not limited.streams_full
     assert released.wait > 0
     assert again.slot is not None and again.slot != held.slot
@@ -118,11 +118,12 @@ def test_any_run_of_admissions_and_releases_follows_the_model(make_state, ops, b
             tokens -= 1
             assert not ruled.wait
             if not arg:
-                assert ruled == Admission()
+                assert ruled == Admission(spare=tokens)
             elif len(held) >= most:
-                assert ruled == Admission(streams_full=True)
+                assert ruled == Admission(streams_full=True, spare=tokens)
             else:
                 assert ruled.slot is not None and not ruled.streams_full
+                assert ruled.spare == tokens
                 held.append(ruled.slot)
         await close(*workers)
 

@@ -109,10 +109,18 @@ class GuardedExchange:
         return verdict
 
     async def run(
-        self, messages: Messages, call: Callable[[], Awaitable[T]], text: Callable[[T], str]
+        self,
+        messages: Messages,
+        call: Callable[[], Awaitable[T]],
+        text: Callable[[T], str],
+        screened: Awaitable[Verdict] | None = None,
     ) -> Exchanged[T]:
-        """Screen `messages`; if they pass, `call` the model and screen `text(answer)`."""
-        done: Exchanged[T] = Exchanged(input=await self.screen("input", messages))
+        """Screen `messages`; if they pass, `call` the model and screen `text(answer)`.
+
+        `screened` is the input screen of `messages` when the caller started it already.
+        """
+        first = screened if screened is not None else self.screen("input", messages)
+        done: Exchanged[T] = Exchanged(input=await first)
         if done.input.flagged:
             return done
         done.answer = await call()

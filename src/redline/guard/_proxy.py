@@ -66,6 +66,9 @@ TIMED_OUT = "the upstream model did not answer in time"
 CLIENT_CLOSED = 499
 """Status recorded for a stream the client left before its end (nothing is sent)."""
 MODEL_ID_CHARS = 256
+EARLY_SCREEN_SPARE = 2
+"""Whole tokens a key's last admission must have left for its next request's input screen to
+start while that request's admission is asked (`GuardProxy.chat`)."""
 
 
 @dataclass
@@ -176,6 +179,8 @@ class GuardProxy:
         self._upstream_headers = {"authorization": f"Bearer {key}"} if key else {}
         self.client: aiohttp.ClientSession | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._spare: dict[str, int] = {}
+        """Key name -> whole tokens its last admission here left (see `chat`)."""
 
     async def start(self) -> None:
         """Load the guard's models and open the upstream connection pool.
@@ -305,7 +310,9 @@ class GuardProxy:
         try:
             admitted = await self.state.admit(key, stream)
         except StateUnavailable as ex:
+            self._spare.pop(key.name, None)
             raise self.unavailable(ex) from ex
+        self._spare[key.name] = admitted.spare
         if admitted.wait:
             raise ProxyError(429, f"rate limit of {key.requests_per_minute:g} requests per "
                              "minute exceeded", "rate_limit_error",
@@ -420,20 +427,47 @@ class GuardProxy:
         state.key = self.client_key(request)
         state.client = state.key.name if state.key else "anonymous"
         req = state.request = await self.read_request(request, state.key)
-        slot = await self.admit(state.key, stream=_relayed(req))
+        messages = req.conversation()
+        screening = self.early_screen(state.key, messages)
+        slot = None
         try:
-            return await self.answer(req, state, slot)
+            slot = await self.admit(state.key, stream=_relayed(req))
+            return await self.answer(req, messages, state, slot, screening)
         except BaseException:
+            if screening is not None:
+                screening.cancel()
             with anyio.CancelScope(shield=True):
                 await self.release_slot(slot)
             raise
 
-    async def answer(self, req: ChatRequest, state: RequestState, slot: str | None) -> Response:
+    def early_screen(
+        self, key: ClientKey | None, messages: list[Message]
+    ) -> "asyncio.Task[Verdict] | None":
+        """The input screen, started before admission is ruled on when that is a safe bet.
+
+        Admission in Redis is a round trip, which the screen (batched, on the guard's worker)
+        hides. Only for a key whose last admission here left `EARLY_SCREEN_SPARE` tokens: a
+        client near or over its rate (or a proxy that cannot reach its state) waits for the
+        ruling first, so requests refused for their rate cost no screen. Nothing is forwarded
+        before both the ruling and the verdict are in.
+        """
+        if key is None or self._spare.get(key.name, 0) < EARLY_SCREEN_SPARE:
+            return None
+        return asyncio.create_task(self.exchange.screen("input", messages))
+
+    async def answer(
+        self,
+        req: ChatRequest,
+        messages: list[Message],
+        state: RequestState,
+        slot: str | None,
+        screening: "asyncio.Task[Verdict] | None" = None,
+    ) -> Response:
         """Screen an admitted request, forward it and screen its answer.
 
-        `slot` (a stream's) is released when the response ends.
+        `slot` (a stream's) is released when the response ends; `screening` is the input
+        screen if `early_screen` started it.
         """
-        messages = req.conversation()
         state.input_text = conversation_text(messages)
         headers = {"x-request-id": state.request_id}
         release = lambda: self.release_slot(slot)  # noqa: E731  (idempotent)
@@ -441,12 +475,17 @@ class GuardProxy:
         if data:  # tool results and marked data: screened for injection before anything else
             verdict = state.injection_verdict = await self.agent.screen_data(data)
             if verdict.flagged:
+                if screening is not None:
+                    screening.cancel()
                 self.finish(state, 200, blocked="injection")
                 return self.refusal(req, state, headers, release, blocked="injection")
         if _relayed(req):
-            return await self.start_stream(req, messages, state, headers, release)
+            return await self.start_stream(req, messages, state, headers, release, screening)
         done = await self.exchange.run(
-            messages, lambda: self.complete(req, state.request_id), lambda answer: answer[0]
+            messages,
+            lambda: self.complete(req, state.request_id),
+            lambda answer: answer[0],
+            screened=screening,
         )
         state.input_verdict, state.output_verdict = done.input, done.output
         if done.blocked == "input" or done.answer is None:
@@ -476,13 +515,16 @@ class GuardProxy:
         state: RequestState,
         headers: dict[str, str],
         release: Callable[[], Awaitable[None]],
+        screening: "asyncio.Task[Verdict] | None" = None,
     ) -> Response:
-        """Screen a stream's input, open the upstream stream, relay it.
+        """Screen a stream's input (`screening`, if started), open the upstream stream, relay it.
 
         `release` (its slot's) is awaited before the last chunk, and again when the response
         ends however it ends.
         """
-        verdict = state.input_verdict = await self.exchange.screen("input", messages)
+        verdict = state.input_verdict = await (
+            screening if screening is not None else self.exchange.screen("input", messages)
+        )
         if verdict.flagged:
             self.finish(state, 200, blocked="input")
             return self.refusal(req, state, headers, release)

@@ -61,18 +61,21 @@ local wait = 0
 if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate) end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 1000)
-if wait > 0 or #KEYS == 1 then return wait end
+local spare = math.floor(tokens)
+if wait > 0 then return {wait, 0} end
+if #KEYS == 1 then return {0, spare} end
 local most, lease = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('ZCARD', KEYS[2]) >= most then return -1 end
+if redis.call('ZCARD', KEYS[2]) >= most then return {-1, spare} end
 redis.call('ZADD', KEYS[2], now + lease, ARGV[5])
 redis.call('PEXPIRE', KEYS[2], lease + 1000)
-return 0
+return {0, spare}
 """
 )
 """KEYS: the key's bucket, and for a stream its slots; ARGV: capacity, tokens per millisecond,
-and for a stream most open, lease (ms), slot id. Milliseconds to wait (nothing taken), -1 when
-every slot is taken (the token is spent), 0 when admitted."""
+and for a stream most open, lease (ms), slot id. Returns (ruling, whole tokens left): the
+ruling is the milliseconds to wait (nothing taken), -1 when every slot is taken (the token is
+spent), 0 when admitted."""
 RENEW = (
     _NOW
     + """
@@ -128,14 +131,14 @@ class RedisState:
         if slot is not None:
             keys.append(_streams_key(key))
             args += [key.max_streams, round(self.lease * 1000), slot]
-        ruled = int(await self._call(lambda: self._admit(keys=keys, args=args)))
+        ruled, spare = map(int, await self._call(lambda: self._admit(keys=keys, args=args)))
         if ruled > 0:
             return Admission(wait=ruled / 1000.0)
         if ruled < 0:
-            return Admission(streams_full=True)
+            return Admission(streams_full=True, spare=spare)
         if slot is not None:
             self._slots[slot] = keys[1]
-        return Admission(slot=slot)
+        return Admission(slot=slot, spare=spare)
 
     async def release(self, slot: str) -> None:
         """Give the slot back: written to Redis before this returns, answered in the background.

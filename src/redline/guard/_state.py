@@ -7,6 +7,7 @@ a stream, one of the key's stream slots. A component that cannot be reached rais
 `StateUnavailable`, and the proxy refuses the request with 503: nothing is served unlimited.
 """
 
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ class Admission:
     """A stream found the key's `max_streams` open (its token is spent all the same)."""
     slot: str | None = None
     """The stream slot the request holds until `release`."""
+    spare: int = 0
+    """Whole tokens left in the key's bucket after this request (0 when refused over the
+    rate): how far the key is from its limit, as this admission saw it."""
 
 
 class SharedState(Protocol):
@@ -94,14 +98,15 @@ class LocalState:
         if bucket.tokens < 1:
             return Admission(wait=(1 - bucket.tokens) / rate)
         bucket.tokens -= 1
+        spare = math.floor(bucket.tokens)
         if not stream:
-            return Admission()
+            return Admission(spare=spare)
         if self._streams.get(key.name, 0) >= key.max_streams:
-            return Admission(streams_full=True)
+            return Admission(streams_full=True, spare=spare)
         self._streams[key.name] = self._streams.get(key.name, 0) + 1
         slot = uuid.uuid4().hex
         self._slots[slot] = key.name
-        return Admission(slot=slot)
+        return Admission(slot=slot, spare=spare)
 
     async def release(self, slot: str) -> None:
         """Count the slot's stream as ended."""
