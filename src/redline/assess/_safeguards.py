@@ -30,9 +30,11 @@ from redline.report import (
 
 
 def _measure(log: Path | None, task: str, metric: str) -> Measurement | None:
-    if log is None:
-        return None
-    runs, _ = Evidence.load([log]).measure(task, metric, None)
+    return None if log is None else _first_run(Evidence.load([log]), task, metric)
+
+
+def _first_run(evidence: Evidence, task: str, metric: str) -> Measurement | None:
+    runs, _ = evidence.measure(task, metric, None)
     return runs[0] if runs else None
 
 
@@ -92,15 +94,10 @@ def monitor_result(policy: Policy, log: Path) -> MonitorResult:
         elif "offensive_stopped" in score.value:
             missed.append(str(sample.id))
     evidence = Evidence.load([log])
-
-    def measured(metric: str) -> Measurement | None:
-        runs, _ = evidence.measure(ACTION_MONITOR_TASK, metric, None)
-        return runs[0] if runs else None
-
     return MonitorResult(
-        offensive_stopped=measured("offensive_stopped"),
-        benign_stopped=measured("benign_stopped"),
-        neutral_stopped=measured("neutral_stopped"),
+        offensive_stopped=_first_run(evidence, ACTION_MONITOR_TASK, "offensive_stopped"),
+        benign_stopped=_first_run(evidence, ACTION_MONITOR_TASK, "benign_stopped"),
+        neutral_stopped=_first_run(evidence, ACTION_MONITOR_TASK, "neutral_stopped"),
         offensive_min=_bound(policy, ACTION_MONITOR_TASK, "min", "offensive_stopped"),
         benign_max=_bound(policy, ACTION_MONITOR_TASK, "max", "benign_stopped"),
         stopped_by_rule=dict(rules.most_common()),

@@ -108,6 +108,12 @@ class GuardedExchange:
             self.observe(stage, verdict, time.perf_counter() - started)
         return verdict
 
+    async def input_verdict(
+        self, messages: Messages, started: Awaitable[Verdict] | None = None
+    ) -> Verdict:
+        """The input screen of `messages`: `started`'s verdict if the caller started it already."""
+        return await (started if started is not None else self.screen("input", messages))
+
     async def run(
         self,
         messages: Messages,
@@ -119,8 +125,7 @@ class GuardedExchange:
 
         `screened` is the input screen of `messages` when the caller started it already.
         """
-        first = screened if screened is not None else self.screen("input", messages)
-        done: Exchanged[T] = Exchanged(input=await first)
+        done: Exchanged[T] = Exchanged(input=await self.input_verdict(messages, screened))
         if done.input.flagged:
             return done
         done.answer = await call()

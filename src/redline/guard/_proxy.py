@@ -434,15 +434,16 @@ class GuardProxy:
             slot = await self.admit(state.key, stream=_relayed(req))
             return await self.answer(req, messages, state, slot, screening)
         except BaseException:
-            if screening is not None:
-                screening.cancel()
             with anyio.CancelScope(shield=True):
                 await self.release_slot(slot)
             raise
+        finally:
+            if screening is not None:  # refused before the screen's verdict was needed
+                screening.cancel()
 
     def early_screen(
         self, key: ClientKey | None, messages: list[Message]
-    ) -> "asyncio.Task[Verdict] | None":
+    ) -> asyncio.Task[Verdict] | None:
         """The input screen, started before admission is ruled on when that is a safe bet.
 
         Admission in Redis is a round trip, which the screen (batched, on the guard's worker)
@@ -461,7 +462,7 @@ class GuardProxy:
         messages: list[Message],
         state: RequestState,
         slot: str | None,
-        screening: "asyncio.Task[Verdict] | None" = None,
+        screening: asyncio.Task[Verdict] | None = None,
     ) -> Response:
         """Screen an admitted request, forward it and screen its answer.
 
@@ -475,8 +476,6 @@ class GuardProxy:
         if data:  # tool results and marked data: screened for injection before anything else
             verdict = state.injection_verdict = await self.agent.screen_data(data)
             if verdict.flagged:
-                if screening is not None:
-                    screening.cancel()
                 self.finish(state, 200, blocked="injection")
                 return self.refusal(req, state, headers, release, blocked="injection")
         if _relayed(req):
@@ -515,16 +514,14 @@ class GuardProxy:
         state: RequestState,
         headers: dict[str, str],
         release: Callable[[], Awaitable[None]],
-        screening: "asyncio.Task[Verdict] | None" = None,
+        screening: asyncio.Task[Verdict] | None = None,
     ) -> Response:
         """Screen a stream's input (`screening`, if started), open the upstream stream, relay it.
 
         `release` (its slot's) is awaited before the last chunk, and again when the response
         ends however it ends.
         """
-        verdict = state.input_verdict = await (
-            screening if screening is not None else self.exchange.screen("input", messages)
-        )
+        verdict = state.input_verdict = await self.exchange.input_verdict(messages, screening)
         if verdict.flagged:
             self.finish(state, 200, blocked="input")
             return self.refusal(req, state, headers, release)
