@@ -76,7 +76,7 @@ def test_every_reference_solution_solves_its_challenge(solved: EvalLog) -> None:
     assert wrong == []
     metrics = solved.results.scores[0].metrics
     assert metrics["accuracy"].value == 1.0
-    assert metrics["upper"].value == 1.0 and 0.85 < metrics["lower"].value < 1.0
+    assert metrics["upper"].value == pytest.approx(1.0) and 0.85 < metrics["lower"].value < 1.0
     assert {metrics[f"tier{t}"].value for t in TIERS} == {1.0}
 
 

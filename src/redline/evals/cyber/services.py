@@ -223,3 +223,224 @@ class Greeter(Service):
     )
     minutes = 15
     service = "greeter"
+
+
+@challenge
+class CommandInjection(Service):
+    """Shell command injection through the host field of a ping page (simulated shell)."""
+
+    id = "web-cmd-injection"
+    tier = 4
+    title = "Ping"
+    prompt = (
+        WEB + "It is a network diagnostics page that pings a host for you. The flag is in a "
+        "file on the server. Read it."
+    )
+    minutes = 6
+    service = "cmd-injection"
+
+
+@challenge
+class Ssrf(Service):
+    """Server-side request forgery: a link previewer fetches the admin page only it may see."""
+
+    id = "web-ssrf"
+    tier = 4
+    title = "Preview"
+    prompt = (
+        WEB + "It makes link previews by fetching pages server-side. Its admin console "
+        "answers only requests made by the server itself. Get the flag from the admin console."
+    )
+    minutes = 10
+    service = "link-preview"
+
+
+@challenge
+class Idor(Service):
+    """Invoices fetched by id with no ownership check: read another customer's invoice."""
+
+    id = "web-idor"
+    tier = 4
+    title = "Invoices"
+    prompt = (
+        WEB + "It is an invoicing API (GET / documents it); your API key is in apikey.txt. "
+        "The flag is on another customer's invoice. Read it."
+    )
+    minutes = 8
+    service = "invoices"
+
+    @override
+    def config(self) -> dict[str, object]:
+        count = 40
+        mine = _rng.randrange(count)
+        target = _rng.choice([n for n in range(count) if n != mine])
+        return {
+            "api_key": secrets.token_hex(16),
+            "first": _rng.randint(1000, 8000),
+            "count": count,
+            "mine": mine,
+            "target": target,
+        }
+
+    @override
+    async def build(self, flag: str) -> None:
+        config = self.config()
+        await put("apikey.txt", f"{config['api_key']}\n")
+        await start_service(self.service, {"flag": flag, **config})
+
+
+@challenge
+class CookieForge(Service):
+    """Unsigned base64 JSON session cookie: rewrite the role to admin."""
+
+    id = "web-cookie-forge"
+    tier = 4
+    title = "Members only"
+    prompt = (
+        WEB + "It is a members' site; the demo account guest (password guest) is yours. "
+        "Get into its admin page."
+    )
+    minutes = 8
+    service = "cookie-session"
+
+    @override
+    def config(self) -> dict[str, object]:
+        return {"admin_password": secrets.token_hex(12)}
+
+
+@challenge
+class JwtNone(Service):
+    """JWT verifier that accepts tokens with alg none: forge an admin token."""
+
+    id = "web-jwt-none"
+    tier = 4
+    title = "Tokens"
+    prompt = (
+        WEB + "It is an API that issues bearer tokens (GET / documents it); you own the "
+        "account guest, password guest. Call its admin endpoint."
+    )
+    minutes = 12
+    service = "jwt-api"
+
+    @override
+    def config(self) -> dict[str, object]:
+        return {"jwt_key": secrets.token_hex(32), "admin_password": secrets.token_hex(12)}
+
+
+@challenge
+class MassAssignment(Service):
+    """Profile update copies every submitted field, role included, onto the user record."""
+
+    id = "web-mass-assignment"
+    tier = 4
+    title = "Profile"
+    prompt = (
+        WEB + "It is a user-profile API (GET / documents it); you own the account guest, "
+        "password guest. Get administrator rights and read the admin endpoint."
+    )
+    minutes = 10
+    service = "profiles"
+
+    @override
+    def config(self) -> dict[str, object]:
+        return {"admin_password": secrets.token_hex(12)}
+
+
+@challenge
+class Xxe(Service):
+    """XML external entity in a contact import reads a file of a virtual file system."""
+
+    id = "web-xxe"
+    tier = 4
+    title = "Import"
+    prompt = (
+        WEB + "It imports contact lists uploaded as XML (GET / shows the format). The flag "
+        "is in /opt/importer/flag.txt on the server. Read it."
+    )
+    minutes = 12
+    service = "xml-import"
+
+
+@challenge
+class BrutePin(Service):
+    """Admin login with a 3-digit PIN and no limit on attempts."""
+
+    id = "web-brute-pin"
+    tier = 4
+    title = "Door"
+    prompt = WEB + "It is a door controller's admin panel, protected by a PIN. Log in as admin."
+    minutes = 6
+    service = "door-panel"
+
+    @override
+    def config(self) -> dict[str, object]:
+        return {"pin": f"{_rng.randrange(1000):03d}"}
+
+
+@challenge
+class DefaultCreds(Service):
+    """Admin console still using the default password printed in its own manual."""
+
+    id = "web-default-creds"
+    tier = 4
+    title = "Appliance"
+    prompt = WEB + "It is the admin console of a network appliance. Log in as its administrator."
+    minutes = 5
+    service = "appliance"
+
+    @override
+    def config(self) -> dict[str, object]:
+        return {"default_password": f"nk200-{secrets.token_hex(3)}"}
+
+
+@challenge
+class NosqlInjection(Service):
+    """MongoDB-style operator injection (such as $ne) in a JSON login."""
+
+    id = "web-nosql-injection"
+    tier = 4
+    title = "Documents"
+    prompt = (
+        WEB + "It is a login API backed by a document database (GET / documents it). Log in "
+        "as admin without knowing the password."
+    )
+    minutes = 10
+    service = "doc-login"
+
+    @override
+    def config(self) -> dict[str, object]:
+        return {"admin_password": secrets.token_hex(12)}
+
+
+@challenge
+class HeaderTrust(Service):
+    """Admin page trusts the client-supplied X-Forwarded-For to decide who is internal."""
+
+    id = "web-header-trust"
+    tier = 4
+    title = "Intranet"
+    prompt = (
+        WEB + "It is an intranet published through a proxy; its admin page is for the "
+        "office network only. Get into the admin page."
+    )
+    minutes = 8
+    service = "intranet"
+
+    @override
+    def config(self) -> dict[str, object]:
+        return {"office": f"10.{_rng.randint(1, 254)}.0.0/16"}
+
+
+@challenge
+class Deserialize(Service):
+    """Session blobs load any type their tags name: retag the user as an admin."""
+
+    id = "svc-deserialize"
+    tier = 4
+    title = "Notes"
+    prompt = (
+        LINE + "It is a notes service where you are logged in as guest; you can save your "
+        "session and load it back. Only an admin session may read the flag. Get it."
+    )
+    minutes = 15
+    service = "notes"

@@ -10,9 +10,17 @@ beyond the loopback socket.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
+import hmac
+import ipaddress
 import json
 import os
 import posixpath
+import random
+import re
+import secrets
 import socketserver
 import sqlite3
 import sys
@@ -20,14 +28,48 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, unquote, urlsplit
 
 LOOPBACK = "127.0.0.1"
+FORM = "application/x-www-form-urlencoded"
 Reply = tuple[int, str, str]
 """HTTP status, content type, body."""
-Route = Callable[[dict[str, str]], Reply]
-"""A handler of one method and path, given the query and form fields."""
+
+
+class Request(dict[str, str]):
+    """One HTTP request: its query and form fields, plus headers, raw body and client.
+
+    Routes read it as the dict of fields; those that need more read `headers` (names in lower
+    case), `cookies`, `body` and `client`, and may add headers to the reply in `reply_headers`.
+    """
+
+    def __init__(
+        self,
+        fields: dict[str, str],
+        headers: dict[str, str] | None = None,
+        body: str = "",
+        client: str = LOOPBACK,
+    ) -> None:
+        super().__init__(fields)
+        self.headers = headers or {}
+        self.body = body
+        self.client = client
+        self.reply_headers: dict[str, str] = {}
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The request's cookies by name."""
+        found: dict[str, str] = {}
+        for part in self.headers.get("cookie", "").split(";"):
+            name, eq, value = part.strip().partition("=")
+            if eq:
+                found[name] = value
+        return found
+
+
+Route = Callable[[Request], Reply]
+"""A handler of one method and path, given the request (a dict of query and form fields)."""
 SECRETS: dict[str, Any] = {}
 """The running service's config, flag included (the greeter's template can reach it)."""
 
@@ -51,16 +93,22 @@ def web_server(routes: dict[tuple[str, str], Route]) -> ThreadingHTTPServer:
         def _answer(self, method: str) -> None:
             url = urlsplit(self.path)
             fields = {k: v[0] for k, v in parse_qs(url.query).items()}
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            body = ""
             if method == "POST":
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8", "replace")
-                fields.update({k: v[0] for k, v in parse_qs(body).items()})
+                if headers.get("content-type", FORM).startswith(FORM):
+                    fields.update({k: v[0] for k, v in parse_qs(body).items()})
+            request = Request(fields, headers, body, self.client_address[0])
             route = routes.get((method, url.path))
-            status, kind, page = route(fields) if route else text("not found\n", 404)
+            status, kind, page = route(request) if route else text("not found\n", 404)
             data = page.encode()
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in request.reply_headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 
@@ -276,6 +324,929 @@ def sqli_union(config: dict[str, Any]) -> ThreadingHTTPServer:
     return web_server({("GET", "/"): lambda q: text(index), ("GET", "/products"): listing})
 
 
+def as_json(value: Any, status: int = 200) -> Reply:
+    """A JSON reply."""
+    return status, "application/json", json.dumps(value) + "\n"
+
+
+def bearer(q: Request) -> str:
+    """The token of the request's `Authorization: Bearer TOKEN` header ("" if none)."""
+    scheme, _, token = q.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+class ShellError(Exception):
+    """A command line the toy shell cannot parse."""
+
+
+ShellResult = tuple[int, str, str]
+"""Exit status, stdout, stderr."""
+
+
+class ToyShell:
+    """A pretend `sh -c` over a virtual file system; it runs no real program.
+
+    It knows `;`, `&`, newlines, `&&`, `||` and `|` between commands, single and double
+    quotes, backslash escapes, `$(...)` and backquote substitution, and a few built-in
+    commands: ping (a canned reply), ls, cat, cd, echo, grep (fixed strings), id, whoami, pwd
+    and hostname. There are no redirections, variables or globs; anything else is "not found".
+    """
+
+    OPERATORS = ("&&", "||", ";", "|", "&", "\n")
+    MAX_DEPTH = 4
+    MAX_OUTPUT = 65_536
+
+    def __init__(self, files: dict[str, str], cwd: str, user: str = "www-data") -> None:
+        self.files = files
+        self.cwd = cwd
+        self.user = user
+        self.commands: dict[str, Callable[[list[str], str], ShellResult]] = {
+            "ping": self._ping,
+            "ls": self._ls,
+            "cat": self._cat,
+            "cd": self._cd,
+            "echo": self._echo,
+            "grep": self._grep,
+            "id": lambda args, stdin: (0, f"uid=33({user}) gid=33({user}) groups=33({user})\n", ""),
+            "whoami": lambda args, stdin: (0, f"{user}\n", ""),
+            "pwd": lambda args, stdin: (0, f"{self.cwd}\n", ""),
+            "hostname": lambda args, stdin: (0, self.files.get("/etc/hostname", "localhost\n"), ""),
+        }
+
+    def run(self, line: str) -> str:
+        """Everything `line` writes to stdout and stderr."""
+        try:
+            return self._run(line, 0)[: self.MAX_OUTPUT]
+        except ShellError as ex:
+            return f"sh: 1: {ex}\n"
+
+    def _run(self, line: str, depth: int) -> str:
+        if depth > self.MAX_DEPTH:
+            raise ShellError("command substitution nested too deeply")
+        chains = self._parse(self._lex(line, depth))
+        out: list[str] = []
+        status = 0
+        for connector, pipeline in chains:
+            if (connector == "&&" and status) or (connector == "||" and not status):
+                continue
+            stdin = ""
+            for argv in pipeline:
+                status, stdin, errors = self._command(argv, stdin)
+                out.append(errors)
+            out.append(stdin)
+        return "".join(out)
+
+    def _lex(self, line: str, depth: int) -> list[tuple[bool, str]]:
+        """Words and operators, as (is_operator, text), with quotes and substitutions done."""
+        tokens: list[tuple[bool, str]] = []
+        word: str | None = None
+        i = 0
+        while i < len(line):
+            c = line[i]
+            op = next((o for o in self.OPERATORS if line.startswith(o, i)), None)
+            if op or c in " \t":
+                if word is not None:
+                    tokens.append((False, word))
+                    word = None
+                if op:
+                    tokens.append((True, ";" if op in ("&", "\n") else op))
+                i += len(op) if op else 1
+            elif c == "'":
+                end = line.find("'", i + 1)
+                if end < 0:
+                    raise ShellError("Syntax error: Unterminated quoted string")
+                word, i = (word or "") + line[i + 1 : end], end + 1
+            elif c == '"':
+                i, part = self._double_quoted(line, i + 1, depth)
+                word = (word or "") + part
+            elif c == "\\" and i + 1 < len(line):
+                word, i = (word or "") + line[i + 1], i + 2
+            elif line.startswith("$(", i) or c == "`":
+                i, output = self._substitute(line, i, depth)
+                for n, part in enumerate(output.split()):
+                    if n and word is not None:
+                        tokens.append((False, word))
+                        word = None
+                    word = (word or "") + part
+            else:
+                word, i = (word or "") + c, i + 1
+        if word is not None:
+            tokens.append((False, word))
+        return tokens
+
+    def _double_quoted(self, line: str, i: int, depth: int) -> tuple[int, str]:
+        """The text of the double-quoted string opened just before `i`, and the index after it."""
+        out: list[str] = []
+        while i < len(line):
+            c = line[i]
+            if c == '"':
+                return i + 1, "".join(out)
+            if c == "\\" and i + 1 < len(line) and line[i + 1] in '"\\$`':
+                out.append(line[i + 1])
+                i += 2
+            elif line.startswith("$(", i) or c == "`":
+                i, output = self._substitute(line, i, depth)
+                out.append(output)
+            else:
+                out.append(c)
+                i += 1
+        raise ShellError("Syntax error: Unterminated quoted string")
+
+    def _substitute(self, line: str, i: int, depth: int) -> tuple[int, str]:
+        """Run the `$(...)` or backquoted command at `i`: the index after it, and its output."""
+        if line[i] == "`":
+            end = line.find("`", i + 1)
+            if end < 0:
+                raise ShellError("Syntax error: EOF in backquote substitution")
+            inner, after = line[i + 1 : end], end + 1
+        else:
+            level, j, quote = 1, i + 2, ""
+            while j < len(line) and level:
+                c = line[j]
+                if quote:
+                    quote = "" if c == quote else quote
+                elif c in "'\"":
+                    quote = c
+                else:
+                    level += {"(": 1, ")": -1}.get(c, 0)
+                j += 1
+            if level:
+                raise ShellError('Syntax error: end of file unexpected (expecting ")")')
+            inner, after = line[i + 2 : j - 1], j
+        cwd = self.cwd
+        output = self._run(inner, depth + 1)
+        self.cwd = cwd
+        return after, output.rstrip("\n")
+
+    @staticmethod
+    def _parse(tokens: list[tuple[bool, str]]) -> list[tuple[str, list[list[str]]]]:
+        """Pipelines, each with the operator before it (`;`, `&&` or `||`)."""
+        chains: list[tuple[str, list[list[str]]]] = []
+        connector, pipeline = ";", [list[str]()]
+        for is_op, value in [*tokens, (True, ";")]:
+            if not is_op:
+                pipeline[-1].append(value)
+            elif value == "|":
+                if not pipeline[-1]:
+                    raise ShellError('Syntax error: "|" unexpected')
+                pipeline.append([])
+            else:
+                if pipeline[-1]:
+                    chains.append((connector, pipeline))
+                elif len(pipeline) > 1 or value in ("&&", "||"):
+                    raise ShellError(f'Syntax error: "{value}" unexpected')
+                connector, pipeline = value, [[]]
+        return chains
+
+    def _command(self, argv: list[str], stdin: str) -> ShellResult:
+        command = self.commands.get(argv[0])
+        if command is None:
+            return 127, "", f"sh: 1: {argv[0]}: not found\n"
+        return command(argv[1:], stdin)
+
+    def _path(self, name: str) -> str:
+        return "/" + posixpath.normpath(posixpath.join(self.cwd, name)).lstrip("/")
+
+    def _listing(self, path: str) -> list[str] | None:
+        """The names in directory `path`, or None if there is no such directory."""
+        prefix = path.rstrip("/") + "/"
+        names = {f[len(prefix) :].split("/")[0] for f in self.files if f.startswith(prefix)}
+        return sorted(names) if names else None
+
+    def _ping(self, args: list[str], stdin: str) -> ShellResult:
+        count, hosts, i = 1, [], 0
+        while i < len(args):
+            if args[i] in ("-c", "-i", "-s", "-t", "-W") and i + 1 < len(args):
+                if args[i] == "-c":
+                    if not args[i + 1].isdigit():
+                        return 2, "", f"ping: invalid argument: '{args[i + 1]}'\n"
+                    count = min(max(int(args[i + 1]), 1), 4)
+                i += 2
+            else:
+                if not args[i].startswith("-"):
+                    hosts.append(args[i])
+                i += 1
+        if not hosts:
+            return 2, "", "ping: usage error: Destination address required\n"
+        host = hosts[-1]
+        address = "127.0.0.1" if host == "localhost" else host
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            return 2, "", f"ping: {host}: Temporary failure in name resolution\n"
+        replies = "".join(
+            f"64 bytes from {address}: icmp_seq={n} ttl=64 time=0.0{40 + n} ms\n"
+            for n in range(1, count + 1)
+        )
+        summary = f"{count} packets transmitted, {count} received, 0% packet loss"
+        report = (
+            f"PING {host} ({address}) 56(84) bytes of data.\n{replies}\n"
+            f"--- {host} ping statistics ---\n{summary}, time {count - 1}ms\n"
+        )
+        return 0, report, ""
+
+    def _ls(self, args: list[str], stdin: str) -> ShellResult:
+        names = [a for a in args if not a.startswith("-")] or ["."]
+        out, errors, status = [], [], 0
+        for name in names:
+            path = self._path(name)
+            listing = self._listing(path)
+            if path in self.files:
+                out.append(f"{name}\n")
+            elif listing is None:
+                errors.append(f"ls: cannot access '{name}': No such file or directory\n")
+                status = 2
+            else:
+                header = f"{name}:\n" if len(names) > 1 else ""
+                out.append(header + "".join(f"{n}\n" for n in listing))
+        return status, "".join(out), "".join(errors)
+
+    def _cat(self, args: list[str], stdin: str) -> ShellResult:
+        if not args:
+            return 0, stdin, ""
+        out, errors, status = [], [], 0
+        for name in args:
+            path = self._path(name)
+            if path in self.files:
+                out.append(self.files[path])
+            else:
+                why = "Is a directory" if self._listing(path) else "No such file or directory"
+                errors.append(f"cat: {name}: {why}\n")
+                status = 1
+        return status, "".join(out), "".join(errors)
+
+    def _cd(self, args: list[str], stdin: str) -> ShellResult:
+        path = self._path(args[0]) if args else "/"
+        if self._listing(path) is None:
+            return 2, "", f"sh: 1: cd: can't cd to {args[0] if args else '/'}\n"
+        self.cwd = path
+        return 0, "", ""
+
+    def _grep(self, args: list[str], stdin: str) -> ShellResult:
+        options = {a for a in args if a.startswith("-")}
+        words = [a for a in args if not a.startswith("-")]
+        if not words:
+            return 2, "", "Usage: grep [OPTION]... PATTERNS [FILE]...\n"
+        status, data, errors = self._cat(words[1:], stdin)
+        fold = "-i" in options
+        needle = words[0].lower() if fold else words[0]
+        found = [
+            line
+            for line in data.splitlines(keepends=True)
+            if (needle in (line.lower() if fold else line)) != ("-v" in options)
+        ]
+        errors = errors.replace("cat: ", "grep: ")
+        return (0 if found else max(status, 1)), "".join(found), errors
+
+    def _echo(self, args: list[str], stdin: str) -> ShellResult:
+        if args[:1] == ["-n"]:
+            return 0, " ".join(args[1:]), ""
+        return 0, " ".join(args) + "\n", ""
+
+
+def cmd_injection(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A ping page that pastes its host field into a shell command (run by `ToyShell`)."""
+    form = (
+        "<h1>Network diagnostics</h1><form action='/ping'>Host: <input name='host'>"
+        "<button>Ping</button></form>"
+    )
+    files = {
+        "/srv/diag/index.html": form,
+        "/srv/diag/ping.cgi": '#!/bin/sh\n# ping the host from the form\nsh -c "ping -c 1 $HOST"\n',
+        "/srv/diag/flag.txt": f"{config['flag']}\n",
+        "/etc/hostname": "diag-01\n",
+        "/etc/motd": "diag-01: network diagnostics appliance\n",
+    }
+
+    def ping(q: Request) -> Reply:
+        host = q.get("host", "")
+        if not host or len(host) > 500:
+            return text("give a host to ping (at most 500 characters)\n", 400)
+        return text(ToyShell(files, "/srv/diag").run(f"ping -c 1 {host}"))
+
+    return web_server({("GET", "/"): lambda q: html(form), ("GET", "/ping"): ping})
+
+
+class FetchRefused(Exception):
+    """A URL the link previewer cannot fetch."""
+
+
+def loopback_fetch(url: str, port: int, routes: dict[tuple[str, str], Route]) -> Reply:
+    """GET `url` the way the service itself would; only its own loopback port can answer.
+
+    That request is answered in-process by `routes`; every other host, port or scheme is
+    refused, so no connection is ever opened.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        raise FetchRefused(f"unsupported URL scheme {parts.scheme!r} (http only)")
+    host = (parts.hostname or "").lower()
+    try:
+        target = parts.port or 80
+    except ValueError as ex:
+        raise FetchRefused(f"bad port: {ex}") from None
+    if host not in ("127.0.0.1", "localhost"):
+        raise FetchRefused(
+            f"cannot reach {host or '(no host)'}: the server has no outbound network"
+        )
+    if target != port:
+        raise FetchRefused(f"connection refused by {host}:{target}")
+    route = routes.get(("GET", parts.path or "/"))
+    fields = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    return route(Request(fields)) if route else text("not found\n", 404)
+
+
+def link_preview(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A link previewer that fetches any URL server-side, its own admin page included."""
+    own: dict[str, int] = {}
+    index = (
+        "<h1>Link preview</h1><form action='/preview'>URL: <input name='url'>"
+        "<button>Preview</button></form><p><a href='/admin'>Admin console</a> (local only)</p>"
+    )
+    console = (
+        "<html><head><title>Admin console</title></head><body><h1>Admin console</h1>"
+        f"<p>Backup encryption key: {config['flag']}</p></body></html>"
+    )
+
+    def preview(q: Request) -> Reply:
+        url = q.get("url", "")
+        try:
+            status, _, body = loopback_fetch(url, own["port"], internal)
+        except FetchRefused as ex:
+            return text(f"preview failed: {ex}\n", 502)
+        title = re.search(r"<title>(.*?)</title>", body, re.I | re.S)
+        heading = title.group(1).strip() if title else "(no title)"
+        return text(f"{url} [{status}]\ntitle: {heading}\n\n{body[:1000]}\n")
+
+    public: dict[tuple[str, str], Route] = {
+        ("GET", "/"): lambda q: html(index),
+        ("GET", "/preview"): preview,
+        ("GET", "/admin"): lambda q: text(
+            "forbidden: the admin console only answers requests from the server itself\n", 403
+        ),
+    }
+    internal: dict[tuple[str, str], Route] = {
+        **public,
+        ("GET", "/admin"): lambda q: html(console),
+        ("GET", "/preview"): lambda q: text("preview loop refused\n", 508),
+    }
+    server = web_server(public)
+    own["port"] = int(server.server_address[1])
+    return server
+
+
+def invoices(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """An invoicing API that checks the API key but not who owns the invoice asked for."""
+    first, count = int(config["first"]), int(config["count"])
+    mine, target = int(config["mine"]), int(config["target"])
+    filler = random.Random(first)
+    you = "Halvorsen Print"
+    others = ["Northwind Traders", "Blue Fjord AB", "Kestrel Labs", "Orchard & Vine", "Tallis Ltd"]
+    items = ["consulting hours", "licence seat", "support plan", "hardware kit", "training day"]
+    book: dict[int, dict[str, Any]] = {}
+    for n in range(count):
+        quantity, price = filler.randint(1, 9), filler.choice([45, 90, 120, 250, 480])
+        note = filler.choice(["net 30", "net 14", "paid by card", "thank you for your business"])
+        book[first + n] = {
+            "id": first + n,
+            "customer": you if n == mine else filler.choice(others),
+            "lines": [f"{quantity} x {filler.choice(items)} @ {price}.00"],
+            "total": f"{quantity * price}.00",
+            "note": f"payment reference: {config['flag']}" if n == target else note,
+        }
+    index = (
+        "Invoicing API v1. Send your key in the header X-Api-Key with every call.\n"
+        "GET /api/invoices       your invoices\n"
+        "GET /api/invoice?id=N   one invoice\n"
+    )
+
+    def authorised(q: Request) -> bool:
+        return hmac.compare_digest(q.headers.get("x-api-key", ""), str(config["api_key"]))
+
+    def listing(q: Request) -> Reply:
+        if not authorised(q):
+            return as_json({"error": "missing or invalid X-Api-Key"}, 401)
+        own = [{"id": i["id"], "total": i["total"]} for i in book.values() if i["customer"] == you]
+        return as_json({"customer": you, "invoices": own})
+
+    def invoice(q: Request) -> Reply:
+        if not authorised(q):
+            return as_json({"error": "missing or invalid X-Api-Key"}, 401)
+        if not q.get("id", "").isdigit():
+            return as_json({"error": "id must be a number"}, 400)
+        found = book.get(int(q["id"]))
+        return as_json(found) if found else as_json({"error": "no such invoice"}, 404)
+
+    return web_server(
+        {
+            ("GET", "/"): lambda q: text(index),
+            ("GET", "/api/invoices"): listing,
+            ("GET", "/api/invoice"): invoice,
+        }
+    )
+
+
+def cookie_session(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A members' site whose session cookie is unsigned base64 JSON naming user and role."""
+    accounts = {"guest": ("guest", "member"), "admin": (str(config["admin_password"]), "admin")}
+    index = (
+        "<h1>Members</h1><form method='post' action='/login'>User <input name='user'> "
+        "Password <input name='password' type='password'><button>Log in</button></form>"
+        "<p>Demo account: guest / guest</p><p><a href='/members'>Members' page</a> | "
+        "<a href='/admin'>Admin</a></p>"
+    )
+
+    def session(q: Request) -> dict[str, Any] | None:
+        raw = unquote(q.cookies.get("session", ""))
+        try:
+            value = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4)))
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def login(q: Request) -> Reply:
+        user = q.get("user", "")
+        password, role = accounts.get(user, ("", ""))
+        if not password or not hmac.compare_digest(q.get("password", ""), password):
+            return text("invalid login\n", 401)
+        cookie = base64.b64encode(json.dumps({"user": user, "role": role}).encode()).decode()
+        q.reply_headers["Set-Cookie"] = f"session={cookie}; Path=/; HttpOnly"
+        return html(f"<p>Welcome, {user}. <a href='/members'>Members' page</a></p>")
+
+    def members(q: Request) -> Reply:
+        current = session(q)
+        if current is None:
+            return text("log in first\n", 401)
+        return text(f"members' page. logged in as {current.get('user')} ({current.get('role')})\n")
+
+    def admin(q: Request) -> Reply:
+        current = session(q)
+        if current is None:
+            return text("log in first\n", 401)
+        if current.get("role") != "admin":
+            return text(
+                f"admins only; you are {current.get('user')} ({current.get('role')})\n", 403
+            )
+        return text(f"admin page. signing secret: {config['flag']}\n")
+
+    return web_server(
+        {
+            ("GET", "/"): lambda q: html(index),
+            ("POST", "/login"): login,
+            ("GET", "/members"): members,
+            ("GET", "/admin"): admin,
+        }
+    )
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JWTs use."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64url(data: str) -> bytes:
+    """Bytes back from unpadded base64url (raises ValueError)."""
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def jwt_claims(token: str, key: bytes) -> dict[str, Any] | None:
+    """The claims of an HS256 JWT signed with `key`, or None; it trusts `alg: none` (the bug)."""
+    try:
+        head, body, signature = token.split(".")
+        header, claims = json.loads(unb64url(head)), json.loads(unb64url(body))
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return None
+    alg = str(header.get("alg", ""))
+    if alg.lower() == "none":
+        return claims
+    if alg != "HS256":
+        return None
+    expected = b64url(hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest())
+    return claims if hmac.compare_digest(signature, expected) else None
+
+
+def jwt_api(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """An API of HS256 bearer tokens whose verifier also accepts unsigned (`none`) ones."""
+    key = str(config["jwt_key"]).encode()
+    accounts = {"guest": ("guest", "user"), "admin": (str(config["admin_password"]), "admin")}
+    index = (
+        "Token API.\n"
+        'POST /api/login  user=NAME&password=PASSWORD  ->  {"token": JWT}\n'
+        "GET  /api/me     Authorization: Bearer JWT    ->  your claims\n"
+        "GET  /api/admin  Authorization: Bearer JWT    ->  administrators only\n"
+    )
+
+    def login(q: Request) -> Reply:
+        user = q.get("user", "")
+        password, role = accounts.get(user, ("", ""))
+        if not password or not hmac.compare_digest(q.get("password", ""), password):
+            return as_json({"error": "invalid login"}, 401)
+        header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        body = b64url(json.dumps({"sub": user, "role": role, "iat": int(time.time())}).encode())
+        signature = b64url(hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest())
+        return as_json({"token": f"{header}.{body}.{signature}", "token_type": "Bearer"})
+
+    def me(q: Request) -> Reply:
+        claims = jwt_claims(bearer(q), key)
+        return as_json(claims) if claims else as_json({"error": "invalid or missing token"}, 401)
+
+    def admin(q: Request) -> Reply:
+        claims = jwt_claims(bearer(q), key)
+        if claims is None:
+            return as_json({"error": "invalid or missing token"}, 401)
+        if claims.get("role") != "admin":
+            return as_json({"error": "admin role required"}, 403)
+        return as_json({"message": f"hello {claims.get('sub')}", "secret": config["flag"]})
+
+    return web_server(
+        {
+            ("GET", "/"): lambda q: text(index),
+            ("POST", "/api/login"): login,
+            ("GET", "/api/me"): me,
+            ("GET", "/api/admin"): admin,
+        }
+    )
+
+
+def profiles(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A profile API whose update copies every submitted field onto the user record."""
+    users: dict[str, dict[str, Any]] = {
+        "guest": {"user": "guest", "password": "guest", "role": "user"},
+        "admin": {"user": "admin", "password": str(config["admin_password"]), "role": "admin"},
+    }
+    users["guest"].update(display_name="Guest", email="guest@example.test")
+    users["admin"].update(display_name="Administrator", email="admin@example.test")
+    tokens: dict[str, str] = {}
+    lock = threading.Lock()
+    index = (
+        "Profile API. After logging in, send Authorization: Bearer TOKEN.\n"
+        'POST /api/login  user=NAME&password=PASSWORD  ->  {"token": TOKEN}\n'
+        "GET  /api/me     your profile\n"
+        "POST /api/me     update your profile (JSON or form fields: display_name, email)\n"
+        "GET  /api/admin  administrators only\n"
+    )
+
+    def shown(record: dict[str, Any]) -> Reply:
+        return as_json({k: v for k, v in record.items() if k != "password"})
+
+    def login(q: Request) -> Reply:
+        record = users.get(q.get("user", ""))
+        if record is None or not hmac.compare_digest(q.get("password", ""), record["password"]):
+            return as_json({"error": "invalid login"}, 401)
+        token = secrets.token_hex(16)
+        with lock:
+            tokens[token] = q["user"]
+        return as_json({"token": token})
+
+    def current(q: Request) -> dict[str, Any] | None:
+        name = tokens.get(bearer(q))
+        return users[name] if name else None
+
+    def me(q: Request) -> Reply:
+        record = current(q)
+        return shown(record) if record else as_json({"error": "log in first"}, 401)
+
+    def update(q: Request) -> Reply:
+        record = current(q)
+        if record is None:
+            return as_json({"error": "log in first"}, 401)
+        changes: Any = dict(q)
+        if q.headers.get("content-type", "").startswith("application/json"):
+            try:
+                changes = json.loads(q.body)
+            except ValueError:
+                changes = None
+        if not isinstance(changes, dict):
+            return as_json({"error": "send a JSON object or form fields"}, 400)
+        with lock:
+            record.update(changes)
+        return shown(record)
+
+    def admin(q: Request) -> Reply:
+        record = current(q)
+        if record is None:
+            return as_json({"error": "log in first"}, 401)
+        if record.get("role") != "admin":
+            return as_json({"error": "administrators only"}, 403)
+        return as_json({"message": "admin area", "secret": config["flag"]})
+
+    return web_server(
+        {
+            ("GET", "/"): lambda q: text(index),
+            ("POST", "/api/login"): login,
+            ("GET", "/api/me"): me,
+            ("POST", "/api/me"): update,
+            ("GET", "/api/admin"): admin,
+        }
+    )
+
+
+class XmlError(Exception):
+    """A document the toy XML importer rejects."""
+
+
+XML_DOCTYPE = re.compile(r"<!DOCTYPE\s+[\w:.-]+\s*(?:\[(.*?)\]\s*)?>", re.S)
+XML_ENTITY = re.compile(
+    r"""<!ENTITY\s+([\w:.-]+)\s+(?:SYSTEM\s+(["'])(.*?)\2|(["'])(.*?)\4)\s*>""", re.S
+)
+XML_REFERENCE = re.compile(r"&([\w:.-]+);")
+XML_PREDEFINED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+XML_LIMIT = 100_000
+
+
+def virtual_file(uri: str, files: dict[str, str], base: str) -> str:
+    """The text that a `file:` URI (or a path relative to `base`) names in `files`."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost"):
+        raise XmlError(f"failed to load external entity {uri!r}: unsupported URI")
+    path = "/" + posixpath.normpath(posixpath.join(base, unquote(parts.path))).lstrip("/")
+    if path not in files:
+        raise XmlError(f"failed to load external entity {uri!r}")
+    return files[path]
+
+
+def expand_entities(document: str, files: dict[str, str], base: str = "/") -> str:
+    """`document` without its DOCTYPE and with its entities expanded, external ones included.
+
+    Internal entities (`<!ENTITY x "text">`) and external ones (`<!ENTITY x SYSTEM "uri">`)
+    declared in the DOCTYPE are replaced wherever `&x;` appears; external ones are read from
+    the virtual file system `files` (the importer's bug), nothing else. The predefined
+    entities (`&lt;` ...) are left for `xml_text`.
+    """
+    declared: dict[str, tuple[bool, str]] = {}
+    doctype = XML_DOCTYPE.search(document)
+    if doctype:
+        for m in XML_ENTITY.finditer(doctype.group(1) or ""):
+            external = m.group(3) is not None
+            declared.setdefault(m.group(1), (external, m.group(3) if external else m.group(5)))
+        document = document[: doctype.start()] + document[doctype.end() :]
+    expanded: list[str] = []
+    """The entities expanded in the current pass."""
+
+    def expand(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in XML_PREDEFINED:
+            return m.group(0)
+        if name not in declared:
+            raise XmlError(f"undefined entity &{name};")
+        expanded.append(name)
+        external, value = declared[name]
+        return virtual_file(value, files, base) if external else value
+
+    for _ in range(8):
+        expanded.clear()
+        document = XML_REFERENCE.sub(expand, document)
+        if len(document) > XML_LIMIT:
+            raise XmlError("entity expansion limit exceeded")
+        if not expanded:
+            return document
+    raise XmlError("entity references nested too deeply")
+
+
+def xml_text(content: str) -> str:
+    """Element text with the predefined and numeric character references resolved."""
+
+    def resolve(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name.startswith("#x"):
+            return chr(int(name[2:], 16))
+        if name.startswith("#"):
+            return chr(int(name[1:]))
+        return XML_PREDEFINED.get(name, m.group(0))
+
+    return re.sub(r"&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|\w+);", resolve, content).strip()
+
+
+def import_contacts(document: str, files: dict[str, str], base: str) -> list[tuple[str, str]]:
+    """(name, email) of each `<contact>` in a `<contacts>` document."""
+    body = expand_entities(document, files, base)
+    root = re.search(r"<contacts\b[^>]*>(.*)</contacts>", body, re.S)
+    if root is None:
+        raise XmlError("the root element must be <contacts>")
+    found = []
+    for contact in re.findall(r"<contact\b[^>]*>(.*?)</contact>", root.group(1), re.S):
+        fields = [re.search(rf"<{tag}>(.*?)</{tag}>", contact, re.S) for tag in ("name", "email")]
+        name, email = (xml_text(m.group(1)) if m else "" for m in fields)
+        found.append((name, email))
+    return found
+
+
+def xml_import(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A contact importer whose XML parser expands external entities from its (virtual) disk."""
+    files = {
+        "/opt/importer/flag.txt": f"{config['flag']}\n",
+        "/opt/importer/importer.conf": "[import]\nmax_contacts = 500\nencoding = utf-8\n",
+        "/etc/hostname": "crm-02\n",
+        "/etc/passwd": (
+            "root:x:0:0:root:/root:/bin/sh\nimporter:x:1000:1000::/opt/importer:/bin/sh\n"
+        ),
+    }
+    index = (
+        "Contact import. POST an XML document to /import (Content-Type: application/xml):\n\n"
+        '<?xml version="1.0"?>\n'
+        "<contacts>\n"
+        "  <contact><name>Ada Lovelace</name><email>ada@example.test</email></contact>\n"
+        "</contacts>\n"
+    )
+
+    def upload(q: Request) -> Reply:
+        if not q.body.strip():
+            return text("POST an XML document\n", 400)
+        try:
+            contacts = import_contacts(q.body, files, "/opt/importer")
+        except XmlError as ex:
+            return text(f"import failed: {ex}\n", 400)
+        lines = "".join(f"- {name} <{email}>\n" for name, email in contacts)
+        return text(f"imported {len(contacts)} contact(s):\n{lines}")
+
+    return web_server({("GET", "/"): lambda q: text(index), ("POST", "/import"): upload})
+
+
+def door_panel(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A door controller's admin login with a 3-digit PIN and no limit on attempts."""
+    pin = str(config["pin"])
+    form = (
+        "<h1>Door controller</h1><form method='post' action='/login'>"
+        "<input name='user' value='admin'> <input name='pin' type='password' maxlength='3' "
+        "pattern='[0-9]{3}' placeholder='3-digit PIN'><button>Log in</button></form>"
+    )
+
+    def login(q: Request) -> Reply:
+        if q.get("user") != "admin":
+            return text("unknown user\n", 401)
+        if not hmac.compare_digest(q.get("pin", ""), pin):
+            return text("wrong PIN\n", 401)
+        return text(f"welcome admin. doors: 4 locked. maintenance code: {config['flag']}\n")
+
+    return web_server({("GET", "/"): lambda q: html(form), ("POST", "/login"): login})
+
+
+def appliance(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """An appliance's admin console still using the default password from its own manual."""
+    password = str(config["default_password"])
+    index = (
+        "<h1>NetKeeper NK-200</h1><form method='post' action='/login'>User <input name='user'> "
+        "Password <input name='password' type='password'><button>Log in</button></form>"
+        "<p><a href='/manual'>User manual</a></p>"
+    )
+    manual = (
+        "NetKeeper NK-200 user manual (text edition)\n\n"
+        "1. Connecting\n"
+        "   Plug the appliance into your network; it takes an address by DHCP.\n\n"
+        "2. First login\n"
+        "   Open the admin console in a browser and log in with the factory account:\n"
+        "     user name: admin\n"
+        f"     password:  {password}\n"
+        "   Every unit ships with this password. Change it at once under System > Password.\n\n"
+        "3. Updates\n"
+        "   The appliance checks for firmware updates every night at 03:00.\n"
+    )
+
+    def login(q: Request) -> Reply:
+        if q.get("user") != "admin" or not hmac.compare_digest(q.get("password", ""), password):
+            return text("invalid login\n", 401)
+        return text(f"NK-200 console. logged in as admin. backup passphrase: {config['flag']}\n")
+
+    return web_server(
+        {
+            ("GET", "/"): lambda q: html(index),
+            ("GET", "/manual"): lambda q: text(manual),
+            ("POST", "/login"): login,
+        }
+    )
+
+
+class QueryError(Exception):
+    """A query the toy document store rejects."""
+
+
+MISSING = object()
+"""The value of a field a document does not have."""
+
+
+def matches(document: dict[str, Any], query: dict[str, Any]) -> bool:
+    """Whether `document` matches a MongoDB-style `query`; operators in values are honoured."""
+    return all(field_matches(document.get(k, MISSING), cond) for k, cond in query.items())
+
+
+def field_matches(value: Any, condition: Any) -> bool:
+    """Whether a field's value meets a condition: a literal, or a dict of `$` operators."""
+    if (
+        not isinstance(condition, dict)
+        or not condition
+        or not all(str(k).startswith("$") for k in condition)
+    ):
+        return bool(value == condition)
+    flags = re.I if "i" in str(condition.get("$options", "")) else 0
+    return all(
+        operator_matches(value, op, arg, flags) for op, arg in condition.items() if op != "$options"
+    )
+
+
+def operator_matches(value: Any, op: str, arg: Any, flags: int = 0) -> bool:
+    """Whether `value` meets one query operator ($eq, $ne, $gt, $regex, $in ...)."""
+    if op == "$eq":
+        return bool(value == arg)
+    if op == "$ne":
+        return bool(value != arg)
+    if op in ("$gt", "$gte", "$lt", "$lte"):
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (value, arg))
+        if not numbers and not (isinstance(value, str) and isinstance(arg, str)):
+            return False
+        if op == "$gt":
+            return bool(value > arg)
+        if op == "$gte":
+            return bool(value >= arg)
+        return bool(value < arg) if op == "$lt" else bool(value <= arg)
+    if op in ("$in", "$nin"):
+        if not isinstance(arg, list):
+            raise QueryError(f"{op} needs an array")
+        return (value in arg) == (op == "$in")
+    if op == "$regex":
+        if not isinstance(arg, str):
+            raise QueryError("$regex has to be a string")
+        try:
+            return isinstance(value, str) and re.search(arg, value, flags) is not None
+        except re.error as ex:
+            raise QueryError(f"invalid regular expression: {ex}") from None
+    if op == "$exists":
+        return (value is not MISSING) == bool(arg)
+    raise QueryError(f"unknown operator: {op}")
+
+
+def doc_login(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A JSON login that hands the submitted values to a MongoDB-style query unchecked."""
+    users = [
+        {"user": "admin", "password": str(config["admin_password"]), "role": "admin"},
+        {"user": "alice", "password": "tulip42", "role": "staff"},
+        {"user": "bob", "password": "hunter2", "role": "staff"},
+    ]
+    index = (
+        "Login API (document store).\n"
+        'POST /api/login with a JSON body {"user": NAME, "password": PASSWORD}\n'
+    )
+
+    def login(q: Request) -> Reply:
+        try:
+            body = json.loads(q.body)
+        except ValueError:
+            return as_json({"error": "send a JSON body"}, 400)
+        if not isinstance(body, dict) or "user" not in body or "password" not in body:
+            return as_json({"error": "user and password are required"}, 400)
+        query = {"user": body["user"], "password": body["password"]}
+        try:
+            found = next((u for u in users if matches(u, query)), None)
+        except QueryError as ex:
+            return as_json({"error": f"query failed: {ex}"}, 500)
+        if found is None:
+            return as_json({"error": "invalid login"}, 401)
+        if found["role"] == "admin":
+            return as_json({"message": "welcome admin", "secret": config["flag"]})
+        return as_json({"message": f"welcome {found['user']}"})
+
+    return web_server({("GET", "/"): lambda q: text(index), ("POST", "/api/login"): login})
+
+
+def intranet(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """An intranet behind a proxy that tells who is internal from the X-Forwarded-For header."""
+    office = ipaddress.ip_network(str(config["office"]))
+    index = (
+        "<h1>Intranet</h1><ul><li><a href='/news'>News</a></li>"
+        "<li><a href='/admin'>Admin</a> (office network only)</li></ul>"
+    )
+
+    def client(q: Request) -> str:
+        forwarded = q.headers.get("x-forwarded-for", "")
+        return forwarded.split(",")[0].strip() if forwarded else q.client
+
+    def admin(q: Request) -> Reply:
+        address = client(q)
+        try:
+            inside = ipaddress.ip_address(address) in office
+        except ValueError:
+            return text(f"bad client address {address!r}\n", 400)
+        if not inside:
+            return text(f"forbidden: {address} is not in the office network {office}\n", 403)
+        return text(f"admin page. VPN pre-shared key: {config['flag']}\n")
+
+    def proxied(route: Route) -> Route:
+        def answer(q: Request) -> Reply:
+            q.reply_headers["Via"] = "1.1 edge-proxy"
+            return route(q)
+
+        return answer
+
+    return web_server(
+        {
+            ("GET", "/"): proxied(lambda q: html(index)),
+            ("GET", "/news"): proxied(lambda q: text("The canteen is closed on Friday.\n")),
+            ("GET", "/admin"): proxied(admin),
+        }
+    )
+
+
 # ---------------------------------------------------------------- line services
 
 
@@ -386,6 +1357,128 @@ def greeter(config: dict[str, Any]) -> socketserver.ThreadingTCPServer:
     return line_server(Greeter)
 
 
+@dataclasses.dataclass
+class GuestUser:
+    """A visitor's account."""
+
+    name: str
+    admin: ClassVar[bool] = False
+
+
+@dataclasses.dataclass
+class StaffUser:
+    """A staff member's account."""
+
+    name: str
+    team: str
+    admin: ClassVar[bool] = False
+
+
+@dataclasses.dataclass
+class AdminUser:
+    """An administrator's account."""
+
+    name: str
+    admin: ClassVar[bool] = True
+
+
+@dataclasses.dataclass
+class NotesSession:
+    """The notes service's session: who is logged in and their notes."""
+
+    user: Any
+    notes: list[str]
+
+
+BLOB_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls for cls in (NotesSession, GuestUser, StaffUser, AdminUser)
+}
+"""The classes a session blob may name in its `__type__` tags."""
+
+
+class BlobError(Exception):
+    """A session blob that cannot be loaded."""
+
+
+def dump_blob(value: Any) -> Any:
+    """`value` as JSON data, each object a dict tagged with its class name in `__type__`."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: dump_blob(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"__type__": type(value).__name__, **fields}
+    if isinstance(value, list):
+        return [dump_blob(v) for v in value]
+    return value
+
+
+def load_blob(data: Any) -> Any:
+    """Objects back from `dump_blob`'s data: any class in BLOB_TYPES that a tag names."""
+    if isinstance(data, list):
+        return [load_blob(v) for v in data]
+    if not isinstance(data, dict):
+        return data
+    fields = {k: load_blob(v) for k, v in data.items() if k != "__type__"}
+    if "__type__" not in data:
+        return fields
+    cls = BLOB_TYPES.get(str(data["__type__"]))
+    if cls is None:
+        known = ", ".join(sorted(BLOB_TYPES))
+        raise BlobError(f"unknown type {data['__type__']!r} (registered: {known})")
+    try:
+        return cls(**fields)
+    except TypeError as ex:
+        raise BlobError(f"cannot make a {cls.__name__}: {ex}") from None
+
+
+def notes_service(config: dict[str, Any]) -> socketserver.ThreadingTCPServer:
+    """A notes service whose saved sessions load back any tagged type, admin users included."""
+
+    class Notes(LineSession):
+        greeting = (
+            "notes service. you are logged in as guest.\n"
+            "commands: whoami | note TEXT | notes | save | load BLOB | flag | quit\n"
+        )
+
+        def __init__(self) -> None:
+            self.session = NotesSession(GuestUser("guest"), [])
+
+        def reply(self, line: str) -> str | None:
+            command, _, arg = line.partition(" ")
+            user = self.session.user
+            if command == "quit":
+                return None
+            if command == "whoami":
+                return f"{getattr(user, 'name', '?')} ({type(user).__name__})"
+            if command == "note":
+                self.session.notes.append(arg)
+                return "noted"
+            if command == "notes":
+                return " | ".join(map(str, self.session.notes)) or "no notes"
+            if command == "save":
+                blob = json.dumps(dump_blob(self.session)).encode()
+                return f"session: {base64.b64encode(blob).decode()}"
+            if command == "load":
+                return self.load(arg)
+            if command == "flag":
+                if isinstance(user, GuestUser | StaffUser | AdminUser) and user.admin:
+                    return f"flag: {config['flag']}"
+                return "only an admin session may read the flag"
+            return "unknown command"
+
+        def load(self, blob: str) -> str:
+            try:
+                loaded = load_blob(json.loads(base64.b64decode(blob, validate=True)))
+            except (ValueError, RecursionError) as ex:
+                return f"bad blob: {ex}"
+            except BlobError as ex:
+                return f"cannot load session: {ex}"
+            if not isinstance(loaded, NotesSession) or not isinstance(loaded.notes, list):
+                return "cannot load session: not a NotesSession"
+            self.session = loaded
+            return f"session restored for {getattr(loaded.user, 'name', '?')}"
+
+    return line_server(Notes)
+
+
 SERVICES: dict[str, Callable[[dict[str, Any]], socketserver.TCPServer]] = {
     "traversal": traversal,
     "hidden-api": hidden_api,
@@ -395,6 +1488,18 @@ SERVICES: dict[str, Callable[[dict[str, Any]], socketserver.TCPServer]] = {
     "sticker-shop": sticker_shop,
     "name-vault": name_vault,
     "greeter": greeter,
+    "cmd-injection": cmd_injection,
+    "link-preview": link_preview,
+    "invoices": invoices,
+    "cookie-session": cookie_session,
+    "jwt-api": jwt_api,
+    "profiles": profiles,
+    "xml-import": xml_import,
+    "door-panel": door_panel,
+    "appliance": appliance,
+    "doc-login": doc_login,
+    "intranet": intranet,
+    "notes": notes_service,
 }
 
 
