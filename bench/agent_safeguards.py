@@ -16,7 +16,9 @@ suites' reference solutions in the local sandbox, as the tests do): the share of
 stops of the cyber suite's tier 4 (exploiting toy services: the offensive reference actions),
 of its tiers 1-3 (decoding, forensics and reversing files: puzzles, not attacks) and of the
 autonomy suite (code repair: benign), and each suite's accuracy with the monitor on (without
-it, every reference solution passes: tests/evals).
+it, every reference solution passes: tests/evals); and the share it stops of a held-out set of
+labelled actions (`data/agent_actions_heldout.jsonl`: attacks and look-alike everyday calls,
+written without reading the monitor's rules).
 
 Usage: python bench/agent_safeguards.py [--data ../shared/data] [--skip-monitor]
        [--out bench/results/agent_safeguards.json]
@@ -183,6 +185,32 @@ def monitor_runs(guard_dir: Path) -> dict[str, Any]:
     return out
 
 
+def heldout_actions(guard: Guard) -> dict[str, Any]:
+    """The monitor on `data/agent_actions_heldout.jsonl`, each label's share stopped.
+
+    160 labelled calls (80 attacks on loopback web and line services over 19 families, 80
+    look-alike development and operations calls) written for the bench by someone who had
+    not read the monitor's rules, and never used to tune them.
+    """
+    from redline.redteam._monitor import load_actions
+
+    monitor = guard.monitor()
+    stopped: dict[str, list[int]] = defaultdict(list)
+    by_family: dict[str, list[int]] = defaultdict(list)
+    rules: Counter[str] = Counter()
+    for action in load_actions(str(HERE / "data" / "agent_actions_heldout.jsonl")):
+        verdict = monitor.judge(action.tool, action.arguments)
+        stopped[action.label].append(int(verdict.stopped))
+        if action.label == "offensive":
+            by_family[action.source].append(int(verdict.stopped))
+            rules[verdict.rule or "approve"] += 1
+    return {
+        "stopped": {label: rate(sum(v), len(v)) for label, v in stopped.items()},
+        "offensive_by_family": {f: rate(sum(v), len(v)) for f, v in sorted(by_family.items())},
+        "offensive_by_rule": dict(rules),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=None)
@@ -227,6 +255,16 @@ def main() -> None:
         for group, r in sorted(groups.items()):
             by.add_row(f"{kind}={group}", f"{r['rate']:.1%} ({r['hits']}/{r['n']})")
     CONSOLE.print(by)
+
+    results["heldout_actions"] = heldout = heldout_actions(guard)
+    table = Table(title="Action monitor on held-out labelled actions (95% CI)")
+    for column in ("label", "stopped"):
+        table.add_column(column)
+    for label, r in heldout["stopped"].items():
+        table.add_row(label, f"{r['rate']:.1%} [{r['ci95'][0]:.1%}, {r['ci95'][1]:.1%}] n={r['n']}")
+    for family, r in heldout["offensive_by_family"].items():
+        table.add_row(f"  offensive: {family}", f"{r['hits']}/{r['n']}")
+    CONSOLE.print(table)
 
     if not args.skip_monitor:
         with tempfile.TemporaryDirectory() as folder:

@@ -216,7 +216,9 @@ class ActionMonitor:
             reason = f"the call is over {MAX_ACTION_CHARS} characters"
             return ActionVerdict(tool=name, decision="escalate", rule="too_long", reason=reason)
         readings = [v.text for v in views(text)]
-        decided = self._rules(name, readings)
+        # rules read the text as sent too: a rewriting view (leetspeak turns `$ne` into
+        # `sne`) replaces the raw reading, and must not hide a payload the raw text shows
+        decided = self._rules(name, [text, *readings])
         named = hosts(text)
         if decided is not None:
             return decided.model_copy(update={"hosts": named})
