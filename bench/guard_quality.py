@@ -94,11 +94,13 @@ def main() -> None:
         reports = {name: evaluate(guard, rows, data=name) for name, rows in data.items()}
         table = Table(title=f"Guard quality ({backend}, trained in {train_s:.0f} s)")
         for column in ("set", "n", "TPR (harmful flagged)", "FPR (benign flagged)", "F1",
-                       "AUPRC", "p50 ms"):  # fmt: skip
+                       "AUPRC", "best TPR at FPR 5% / 10%", "best F1", "p50 ms"):  # fmt: skip
             table.add_column(column, justify="right")
         for name, r in reports.items():
+            best = " / ".join(f"{v:.3f}" for v in r.best_tpr_at_fpr.values())
             table.add_row(name, str(r.n), f"{r.tpr:.3f}", f"{r.fpr:.3f}", f"{r.f1:.3f}",
-                          f"{r.auprc:.3f}", f"{r.latency_ms_p50:.1f}")  # fmt: skip
+                          f"{r.auprc:.3f}", best, f"{r.best_f1 or 0:.3f}",
+                          f"{r.latency_ms_p50:.1f}")  # fmt: skip
         console.print(table)
         moderation = reports["openai-moderation"].per_category
         console.print(

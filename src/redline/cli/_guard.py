@@ -276,6 +276,12 @@ def guard_eval(
     table.add_row(*(f"{v:.3f}" for v in rates), *(f"{v:.1f}" for v in latency))
     console = Console()
     console.print(table)
+    if report.best_f1 is not None:
+        at = report.best_tpr_at_fpr
+        console.print(
+            f"ranking bound (a threshold chosen on these labels): TPR {at['0.05']:.3f} at FPR "
+            f"5%, {at['0.1']:.3f} at 10%; best F1 {report.best_f1:.3f}"
+        )
     if report.per_category:
         console.print(
             "F1 by category: "

@@ -57,6 +57,12 @@ class EvalReport(BaseModel):
     auprc: float
     """Area under the precision-recall curve of the raw scores (threshold-free). Texts a
     stage's prefilter cleared rank below the rest, by the prefilter's score."""
+    best_tpr_at_fpr: dict[str, float] = {}
+    """The highest recall any threshold reaches with at most 5% (`"0.05"`) or 10% (`"0.1"`) of
+    the benign texts flagged, the threshold chosen on this set's own labels: a bound the
+    scores' ranking sets, not a figure the guard's calibrated threshold reaches."""
+    best_f1: float | None = None
+    """The highest F1 any threshold reaches on this set (chosen on its labels, as above)."""
     latency_ms_p50: float
     latency_ms_p99: float
     per_category: dict[str, CategoryScore] = {}
@@ -192,6 +198,17 @@ def _prf(flags: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
+def _ranking_bounds(scores: np.ndarray, labels: np.ndarray) -> tuple[dict[str, float], float]:
+    """What a threshold chosen on the labels would reach: recall at 5% / 10% FPR, best F1."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    fpr, tpr, _ = roc_curve(labels, scores)
+    at = {f"{limit:g}": float(tpr[fpr <= limit].max()) for limit in (0.05, 0.1)}
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return at, float(f1.max())
+
+
 def evaluate(
     guard: Guard, rows: list[LabelledText], data: str = "", stage: Stage = "input"
 ) -> EvalReport:
@@ -234,6 +251,8 @@ def evaluate(
         for g in groups
     }
     positives = int(labels.sum())
+    both = 0 < positives < len(rows)
+    best_tpr, best_f1 = _ranking_bounds(s, labels) if both else ({}, None)
     return EvalReport(
         data=data,
         stage=stage,
@@ -245,9 +264,9 @@ def evaluate(
         tagged=float(np.mean(tagged)),
         precision=precision,
         f1=f1,
-        auprc=float(average_precision_score(labels, s))
-        if 0 < positives < len(rows)
-        else float("nan"),
+        auprc=float(average_precision_score(labels, s)) if both else float("nan"),
+        best_tpr_at_fpr=best_tpr,
+        best_f1=best_f1,
         latency_ms_p50=float(np.percentile(latencies, 50)),
         latency_ms_p99=float(np.percentile(latencies, 99)),
         per_category=per_category,
