@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from redline.cli import app
 from redline.guard import ClientKey, hash_key, verify_audit_db
+from redline.guard._audit_db import PROBE_EVERY, RETRY_EVERY
 from tests.guard.proxy_helpers import AUDIT_KEY, AUDIT_KEY_ENV
 from tests.guard.upstream_stub import StubState, free_port, running_process, serving, stub_app
 
@@ -216,10 +217,20 @@ def stub_url(site):
     return yaml.safe_load(site["text"])["upstream"]
 
 
-def every_worker(url, status, tries=8):
-    """Whether `tries` requests in a row, each on a new connection (which the kernel hands to
-    any of the workers), all get `status`."""
-    return all(chat(url).status_code == status for _ in range(tries))
+def every_worker(url, status):
+    """Whether every request for a while, each on a new connection, gets `status`.
+
+    The kernel hands a connection to any worker and may pass one over for many requests in a
+    row (eight in a row once missed a worker still serving after PostgreSQL had stopped, in
+    CI), so a count of requests proves nothing about every worker. Each worker checks the audit
+    database on its own at least every `PROBE_EVERY` + `RETRY_EVERY` seconds; requests answered
+    alike for longer than that, all after a change, mean every worker has seen the change.
+    """
+    until = time.monotonic() + PROBE_EVERY + RETRY_EVERY + 0.5
+    while time.monotonic() < until:
+        if chat(url).status_code != status:
+            return False
+    return True
 
 
 def test_a_shared_component_down_refuses_with_503_and_service_resumes(site):
