@@ -64,9 +64,14 @@ class Service(Challenge):
         """Secrets the service needs besides the flag."""
         return {}
 
+    async def hand_out(self, config: dict[str, object]) -> None:
+        """Put the files the player gets besides service.txt (none by default)."""
+
     @override
     async def build(self, flag: str) -> None:
-        await start_service(self.service, {"flag": flag, **self.config()})
+        config = self.config()
+        await self.hand_out(config)
+        await start_service(self.service, {"flag": flag, **config})
 
 
 WEB = "A web service is listening on the host:port in service.txt. "
@@ -205,9 +210,8 @@ class NameVault(Service):
     service = "name-vault"
 
     @override
-    async def build(self, flag: str) -> None:
+    async def hand_out(self, config: dict[str, object]) -> None:
         await put("vault.c", VAULT_EXCERPT)
-        await super().build(flag)
 
 
 @challenge
@@ -283,10 +287,8 @@ class Idor(Service):
         }
 
     @override
-    async def build(self, flag: str) -> None:
-        config = self.config()
+    async def hand_out(self, config: dict[str, object]) -> None:
         await put("apikey.txt", f"{config['api_key']}\n")
-        await start_service(self.service, {"flag": flag, **config})
 
 
 @challenge

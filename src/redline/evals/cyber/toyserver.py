@@ -324,6 +324,18 @@ def sqli_union(config: dict[str, Any]) -> ThreadingHTTPServer:
     return web_server({("GET", "/"): lambda q: text(index), ("GET", "/products"): listing})
 
 
+def virtual_path(cwd: str, name: str) -> str:
+    """`name` resolved against `cwd` in a virtual file system: absolute, normal, one leading /."""
+    return "/" + posixpath.normpath(posixpath.join(cwd, name)).lstrip("/")
+
+
+def account_role(accounts: dict[str, tuple[str, str]], q: Request) -> str | None:
+    """The role of the account whose `user` and `password` fields `q` gives, None if wrong."""
+    password, role = accounts.get(q.get("user", ""), ("", ""))
+    ok = bool(password) and hmac.compare_digest(q.get("password", ""), password)
+    return role if ok else None
+
+
 def as_json(value: Any, status: int = 200) -> Reply:
     """A JSON reply."""
     return status, "application/json", json.dumps(value) + "\n"
@@ -505,7 +517,7 @@ class ToyShell:
         return command(argv[1:], stdin)
 
     def _path(self, name: str) -> str:
-        return "/" + posixpath.normpath(posixpath.join(self.cwd, name)).lstrip("/")
+        return virtual_path(self.cwd, name)
 
     def _listing(self, path: str) -> list[str] | None:
         """The names in directory `path`, or None if there is no such directory."""
@@ -765,9 +777,8 @@ def cookie_session(config: dict[str, Any]) -> ThreadingHTTPServer:
         return value if isinstance(value, dict) else None
 
     def login(q: Request) -> Reply:
-        user = q.get("user", "")
-        password, role = accounts.get(user, ("", ""))
-        if not password or not hmac.compare_digest(q.get("password", ""), password):
+        user, role = q.get("user", ""), account_role(accounts, q)
+        if role is None:
             return text("invalid login\n", 401)
         cookie = base64.b64encode(json.dumps({"user": user, "role": role}).encode()).decode()
         q.reply_headers["Set-Cookie"] = f"session={cookie}; Path=/; HttpOnly"
@@ -809,6 +820,11 @@ def unb64url(data: str) -> bytes:
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
 
 
+def jwt_signature(key: bytes, head: str, body: str) -> str:
+    """The HS256 signature of a JWT's encoded header and body."""
+    return b64url(hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest())
+
+
 def jwt_claims(token: str, key: bytes) -> dict[str, Any] | None:
     """The claims of an HS256 JWT signed with `key`, or None; it trusts `alg: none` (the bug)."""
     try:
@@ -823,8 +839,7 @@ def jwt_claims(token: str, key: bytes) -> dict[str, Any] | None:
         return claims
     if alg != "HS256":
         return None
-    expected = b64url(hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest())
-    return claims if hmac.compare_digest(signature, expected) else None
+    return claims if hmac.compare_digest(signature, jwt_signature(key, head, body)) else None
 
 
 def jwt_api(config: dict[str, Any]) -> ThreadingHTTPServer:
@@ -839,14 +854,13 @@ def jwt_api(config: dict[str, Any]) -> ThreadingHTTPServer:
     )
 
     def login(q: Request) -> Reply:
-        user = q.get("user", "")
-        password, role = accounts.get(user, ("", ""))
-        if not password or not hmac.compare_digest(q.get("password", ""), password):
+        user, role = q.get("user", ""), account_role(accounts, q)
+        if role is None:
             return as_json({"error": "invalid login"}, 401)
         header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         body = b64url(json.dumps({"sub": user, "role": role, "iat": int(time.time())}).encode())
-        signature = b64url(hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest())
-        return as_json({"token": f"{header}.{body}.{signature}", "token_type": "Bearer"})
+        token = f"{header}.{body}.{jwt_signature(key, header, body)}"
+        return as_json({"token": token, "token_type": "Bearer"})
 
     def me(q: Request) -> Reply:
         claims = jwt_claims(bearer(q), key)
@@ -961,7 +975,7 @@ def virtual_file(uri: str, files: dict[str, str], base: str) -> str:
     parts = urlsplit(uri)
     if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost"):
         raise XmlError(f"failed to load external entity {uri!r}: unsupported URI")
-    path = "/" + posixpath.normpath(posixpath.join(base, unquote(parts.path))).lstrip("/")
+    path = virtual_path(base, unquote(parts.path))
     if path not in files:
         raise XmlError(f"failed to load external entity {uri!r}")
     return files[path]
