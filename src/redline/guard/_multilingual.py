@@ -19,7 +19,7 @@ from typing_extensions import override
 from redline.guard._backends import SVMBackend
 from redline.guard._e5 import e5_windows, embed_e5
 from redline.guard._language import detect
-from redline.guard._normalize import View, views
+from redline.guard._normalize import View, normalize, views
 from redline.guard._verdict import Verdict
 
 MULTILINGUAL_DIR = "multilingual"
@@ -79,11 +79,13 @@ def head_views(text: str) -> list[View]:
     """The readings of a text the head scores: the text as written, then the guard's views.
 
     The guard's normalisation folds look-alike letters into Latin ones (an English request
-    written with Cyrillic look-alikes), which garbles Russian; the head always reads the text
-    as written too.
+    written with Cyrillic look-alikes), which garbles Russian into text of no language: the
+    head reads the text as written, and its normalised view without the folding.
     """
     found = {text: View("raw", text)}
     for view in views(text):
+        if view.name == "normalized":
+            view = View("normalized", normalize(text, fold=False))
         found.setdefault(view.text, view)
     return list(found.values())
 

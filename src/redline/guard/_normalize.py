@@ -110,12 +110,15 @@ def _common_share(words: list[str]) -> float:
     return sum(w in COMMON_WORDS for w in words) / len(words) if words else 0.0
 
 
-def normalize(text: str) -> str:
+def normalize(text: str, fold: bool = True) -> str:
     """NFKC, invisible characters removed, look-alike letters folded, spaced letters joined.
 
-    Letters written s p a c e d or d-a-s-h-e-d out are joined back into words.
+    Letters written s p a c e d or d-a-s-h-e-d out are joined back into words. Without `fold`,
+    Greek, Cyrillic and small-capital letters stay as written (folding them into Latin ones
+    reads English spelt with look-alikes, and garbles Greek or Russian).
     """
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_FOLD)
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = text.translate(_FOLD) if fold else text
     text = _DASHED.sub(lambda m: re.sub(r"[-_.·*]", "", m.group(0)), text)
     if re.search(r"(?:^|\s)(?:\S ){3,}\S(?:\s|$)", text):
         parts = re.split(r"\s{2,}", text)
