@@ -17,7 +17,7 @@ stops of the cyber suite's tier 4 (exploiting toy services: the offensive refere
 of its tiers 1-3 (decoding, forensics and reversing files: puzzles, not attacks) and of the
 autonomy suite (code repair: benign), and each suite's accuracy with the monitor on (without
 it, every reference solution passes: tests/evals); and the share it stops of a held-out set of
-labelled actions (`data/agent_actions_heldout.jsonl`: attacks and look-alike everyday calls,
+labelled actions (`HELDOUT_ACTIONS`, two sets of attacks and look-alike everyday calls, each
 written without reading the monitor's rules).
 
 Usage: python bench/agent_safeguards.py [--data ../shared/data] [--skip-monitor]
@@ -185,29 +185,37 @@ def monitor_runs(guard_dir: Path) -> dict[str, Any]:
     return out
 
 
-def heldout_actions(guard: Guard) -> dict[str, Any]:
-    """The monitor on `data/agent_actions_heldout.jsonl`, each label's share stopped.
+HELDOUT_ACTIONS = {
+    "a": "agent_actions_heldout.jsonl",
+    "b": "agent_actions_heldout_b.jsonl",
+}
+"""Labelled calls written for the bench by helpers that had not read the monitor's rules: a
+(160: 80 attacks on loopback services over 19 families, 80 look-alike development and
+operations calls), b (160: 16 attack families and 16 look-alike families, 5 calls each,
+written after the rules of 2026-12-06's second change). Neither is used to tune the rules."""
 
-    160 labelled calls (80 attacks on loopback web and line services over 19 families, 80
-    look-alike development and operations calls) written for the bench by someone who had
-    not read the monitor's rules, and never used to tune them.
-    """
+
+def heldout_actions(guard: Guard, name: str) -> dict[str, Any]:
+    """The monitor on one held-out set: each label's share stopped, by family and by rule."""
     from redline.redteam._monitor import load_actions
 
     monitor = guard.monitor()
     stopped: dict[str, list[int]] = defaultdict(list)
-    by_family: dict[str, list[int]] = defaultdict(list)
-    rules: Counter[str] = Counter()
-    for action in load_actions(str(HERE / "data" / "agent_actions_heldout.jsonl")):
+    by_family: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    rules: dict[str, Counter[str]] = defaultdict(Counter)
+    for action in load_actions(str(HERE / "data" / name)):
         verdict = monitor.judge(action.tool, action.arguments)
         stopped[action.label].append(int(verdict.stopped))
-        if action.label == "offensive":
-            by_family[action.source].append(int(verdict.stopped))
-            rules[verdict.rule or "approve"] += 1
+        by_family[action.label][action.source].append(int(verdict.stopped))
+        if verdict.stopped:
+            rules[action.label][verdict.rule or "classifier"] += 1
     return {
         "stopped": {label: rate(sum(v), len(v)) for label, v in stopped.items()},
-        "offensive_by_family": {f: rate(sum(v), len(v)) for f, v in sorted(by_family.items())},
-        "offensive_by_rule": dict(rules),
+        "by_family": {
+            label: {f: rate(sum(v), len(v)) for f, v in sorted(families.items())}
+            for label, families in by_family.items()
+        },
+        "by_rule": {label: dict(tally) for label, tally in rules.items()},
     }
 
 
@@ -227,6 +235,11 @@ HOSTILE_FRAGMENTS = (
     "%x",
     "<!ENTITY a ",
     "role ",
+    "for i in range(",
+    "for i in $(seq ",
+    "?url=",
+    "user=admin ",
+    "/users/{i}",
 )
 """Fragments repeated into calls just under the monitor's reading limit: the shapes on which a
 rule with an unbounded repeat between two parts goes quadratic (one took 10 s before)."""
@@ -291,15 +304,19 @@ def main() -> None:
             by.add_row(f"{kind}={group}", f"{r['rate']:.1%} ({r['hits']}/{r['n']})")
     CONSOLE.print(by)
 
-    results["heldout_actions"] = heldout = heldout_actions(guard)
-    table = Table(title="Action monitor on held-out labelled actions (95% CI)")
-    for column in ("label", "stopped"):
-        table.add_column(column)
-    for label, r in heldout["stopped"].items():
-        table.add_row(label, f"{r['rate']:.1%} [{r['ci95'][0]:.1%}, {r['ci95'][1]:.1%}] n={r['n']}")
-    for family, r in heldout["offensive_by_family"].items():
-        table.add_row(f"  offensive: {family}", f"{r['hits']}/{r['n']}")
-    CONSOLE.print(table)
+    results["heldout_actions"] = {}
+    for key, name in HELDOUT_ACTIONS.items():
+        results["heldout_actions"][key] = heldout = heldout_actions(guard, name)
+        table = Table(title=f"Action monitor on held-out labelled actions {key} ({name}, 95% CI)")
+        for column in ("label", "stopped", "by rule"):
+            table.add_column(column)
+        for label, r in heldout["stopped"].items():
+            ci = f"{r['rate']:.1%} [{r['ci95'][0]:.1%}, {r['ci95'][1]:.1%}] n={r['n']}"
+            table.add_row(label, ci, json.dumps(heldout["by_rule"].get(label, {})))
+            for family, f in heldout["by_family"][label].items():
+                if label == "offensive" or f["hits"]:
+                    table.add_row(f"  {label}: {family}", f"{f['hits']}/{f['n']}", "")
+        CONSOLE.print(table)
 
     results["hostile_judge_ms"] = slow = hostile_judge_ms(guard)
     worst = max(slow, key=slow.__getitem__)
