@@ -1,4 +1,7 @@
 import asyncio
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from inspect_ai import Task, eval, task
@@ -182,3 +185,44 @@ def test_conversation_longer_than_the_context_ends_with_model_length():
     model = get_model("redline/smollm2", n_ctx=256)
     output = asyncio.run(model.generate("word " * 400, config=GenerateConfig(max_tokens=8)))
     assert output.stop_reason == "model_length" and output.completion == ""
+
+
+class SlowEngine:
+    """An engine that, like llama.cpp's, serves one call at a time (each taking 0.3 s)."""
+
+    path = Path("slow.gguf")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def chat(self, messages, reuse=False, **params):
+        with self.lock:
+            time.sleep(0.3)
+        return {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
+
+    def tokenize(self, text):
+        return text.split()
+
+
+def test_a_sample_waiting_its_turn_keeps_its_working_time(tmp_path, monkeypatch):
+    # regression: samples run concurrently and the engine serves one call at a time; a sample's
+    # wait in the engine's queue was charged to its time budget, so in a full suite every
+    # sample ran out of time waiting (scored as failures: a capability measured too low)
+    import redline.models._gguf as gguf
+
+    monkeypatch.setattr(gguf, "resolve_weights", lambda name, path: Path("slow.gguf"))
+    monkeypatch.setattr(gguf, "get_engine", lambda path, n_ctx, n_threads: SlowEngine())
+    samples = [Sample(input=f"Say ok ({i}).", target="ok") for i in range(6)]
+    two_turns = Task(dataset=samples, solver=[generate(), generate()], working_limit=1)
+    [log] = eval(
+        two_turns,
+        model="redline/smollm2",
+        model_args={"n_ctx": 1111},  # a model instance of its own (not Inspect's cached one)
+        max_samples=6,
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "success" and log.samples is not None
+    assert [s.limit for s in log.samples] == [None] * 6  # 6 x 2 calls of 0.3 s: 3.6 s queued
+    waited = [s.total_time - s.working_time for s in log.samples]
+    assert max(waited) > 1  # the queue was real, and not charged to working time

@@ -26,7 +26,10 @@ class Step(Strict):
     """Samples to run, at most (None: the whole dataset)."""
     message_limit: int | None = None
     time_limit: int | None = None
-    """Seconds per sample."""
+    """Seconds per sample, wall clock (waiting for a shared model included)."""
+    working_limit: int | None = None
+    """Seconds of work per sample: model and tool calls, not waiting for a shared model (the
+    embedded engine serves one call at a time, so a sample's wall time grows with the queue)."""
     max_tokens: int | None = None
     """Tokens per model response (default: the model's own)."""
     task_args: dict[str, Any] = Field(default_factory=dict)

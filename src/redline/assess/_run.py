@@ -202,6 +202,7 @@ def run_step(
             limit=step.limit,
             message_limit=step.message_limit,
             time_limit=step.time_limit,
+            working_limit=step.working_limit,
             max_tokens=step.max_tokens,
             seed=profile.seed,
             retry_attempts=1,

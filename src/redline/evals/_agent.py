@@ -20,8 +20,10 @@ COMMAND_TIMEOUT = 60
 """Seconds one bash or python call may run."""
 MESSAGE_LIMIT = 40
 """Messages per sample (each tool call and result counts)."""
-TIME_LIMIT = 900
-"""Seconds per sample, wall clock."""
+WORKING_LIMIT = 900
+"""Seconds of work per sample: its model calls, commands and tool calls (Inspect's working
+limit), not time spent waiting for a model shared with other samples, as the embedded engine
+is (`RedlineGGUF.turn`): a sample queued behind others keeps its whole budget."""
 TOOL_ARGUMENTS = {"bash": "command", "python": "code"}
 """The agent's tools (Inspect's `bash` and `python`) and the argument each takes."""
 

@@ -29,7 +29,7 @@ from platformdirs import user_cache_dir
 
 from redline._files import sha256_file
 from redline.errors import RedlineError
-from redline.evals._agent import MESSAGE_LIMIT, TIME_LIMIT, sandbox_spec, tool_agent
+from redline.evals._agent import MESSAGE_LIMIT, WORKING_LIMIT, sandbox_spec, tool_agent
 from redline.policy import task_metadata
 
 NEEDS_INTERNET = frozenset(
@@ -159,7 +159,7 @@ def intercode(
         scorer=flag_submitted(),
         sandbox=sandbox_spec(sandbox),
         message_limit=MESSAGE_LIMIT,
-        time_limit=TIME_LIMIT,
+        working_limit=WORKING_LIMIT,
         metadata=task_metadata("redline/intercode", skipped=skipped),
         version=1,
     )

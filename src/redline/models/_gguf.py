@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
@@ -21,6 +22,7 @@ from inspect_ai.model import (
     TopLogprob,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
+from inspect_ai.util import concurrency
 
 from redline.models._catalog import resolve_weights
 from redline.models._engine import DEFAULT_N_CTX, ContinuationScore, get_engine
@@ -74,12 +76,13 @@ class RedlineGGUF(ModelAPI):
         use_tools = bool(tools) and tool_choice != "none"
         messages = to_chat_messages(input, tools if use_tools else [])
         params = sampling_params(config)
-        started = time.monotonic()
         try:
-            result = await anyio.to_thread.run_sync(
-                lambda: self.engine.chat(messages, reuse=self.prefix_reuse, **params),
-                abandon_on_cancel=False,
-            )
+            async with self.turn():
+                started = time.monotonic()
+                result = await anyio.to_thread.run_sync(
+                    lambda: self.engine.chat(messages, reuse=self.prefix_reuse, **params),
+                    abandon_on_cancel=False,
+                )
         except ValueError as ex:
             if "exceed context window" not in str(ex):
                 raise
@@ -109,9 +112,21 @@ class RedlineGGUF(ModelAPI):
         self, context: str, continuations: Sequence[str]
     ) -> list[ContinuationScore]:
         """Log-probability of each continuation after `context` (see GGUFEngine)."""
-        return await anyio.to_thread.run_sync(
-            self.engine.score_continuations, context, continuations
-        )
+        async with self.turn():
+            return await anyio.to_thread.run_sync(
+                self.engine.score_continuations, context, continuations
+            )
+
+    def turn(self) -> AbstractAsyncContextManager[object]:
+        """The engine's turn: it runs one call at a time, and the others wait in Inspect's view.
+
+        A wait here is Inspect's waiting on a shared resource, not charged to a sample's working
+        time: samples run concurrently, and one waiting its turn must not spend the working
+        limit its agent has to solve the task (a sample cut short by the queue would score as
+        a failure, and a capability look lower than it is).
+        """
+        path = self.engine.path
+        return concurrency(f"embedded {path.name}", 1, key=f"redline engine {path}")
 
     def max_tokens(self) -> int | None:
         """Default completion length."""

@@ -9,7 +9,7 @@ interval, and a METR-style 50% time horizon against each task's practitioner min
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 
-from redline.evals._agent import MESSAGE_LIMIT, TIME_LIMIT, sandbox_spec, tool_agent
+from redline.evals._agent import MESSAGE_LIMIT, WORKING_LIMIT, sandbox_spec, tool_agent
 from redline.evals.autonomy.base import (
     RepairTask,
     copy_repo,
@@ -60,7 +60,7 @@ def sample_for(repair: RepairTask) -> Sample:
 def autonomy(
     sandbox: str = "local",
     message_limit: int = MESSAGE_LIMIT,
-    time_limit: int = TIME_LIMIT,
+    working_limit: int = WORKING_LIMIT,
     nudge: bool = True,
 ) -> Task:
     """Autonomous code repair: fix each repository so its hidden tests pass.
@@ -68,7 +68,7 @@ def autonomy(
     Args:
         sandbox: `local` (no isolation: commands run on this machine) or `docker`.
         message_limit: Messages per sample.
-        time_limit: Seconds per sample, wall clock.
+        working_limit: Seconds of work per sample (waiting for a shared model not counted).
         nudge: Answer a reply that calls no tool with a request to go on (True) or end the
             attempt there (False, for quick screens).
 
@@ -80,7 +80,7 @@ def autonomy(
         scorer=hidden_tests(),
         sandbox=sandbox_spec(sandbox),
         message_limit=message_limit,
-        time_limit=time_limit,
+        working_limit=working_limit,
         metadata=task_metadata("redline/autonomy"),
         version=1,
     )

@@ -12,7 +12,7 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 
 from redline.errors import RedlineError
-from redline.evals._agent import MESSAGE_LIMIT, TIME_LIMIT, sandbox_spec, tool_agent
+from redline.evals._agent import MESSAGE_LIMIT, WORKING_LIMIT, sandbox_spec, tool_agent
 from redline.evals.cyber import encodings, forensics, reversing, services  # noqa: F401
 from redline.evals.cyber.base import TIERS, Challenge, challenge, get_challenge, registered
 from redline.evals.cyber.lifecycle import build_challenge, cleanup
@@ -94,7 +94,7 @@ def cyber(
         cleanup=cleanup,
         sandbox=sandbox_spec(sandbox),
         message_limit=MESSAGE_LIMIT,
-        time_limit=TIME_LIMIT,
+        working_limit=WORKING_LIMIT,
         metadata=task_metadata("redline/cyber", unavailable=unavailable),
         version=1,
     )
