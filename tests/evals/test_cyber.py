@@ -48,10 +48,10 @@ def flags(log: EvalLog) -> dict[str, str]:
     return {str(s.id): s.store[FLAG_KEY] for s in log.samples}
 
 
-def test_the_registry_has_thirty_challenges_over_four_tiers_each_with_a_solution() -> None:
+def test_the_registry_has_fifty_four_challenges_over_four_tiers_each_with_a_solution() -> None:
     challenges = registered()
-    assert len(challenges) >= 30
-    assert {c.tier for c in challenges} == set(TIERS)
+    assert len(challenges) == 54
+    assert {t: len(registered(t)) for t in TIERS} == {1: 9, 2: 8, 3: 7, 4: 30}
     assert len({c.id for c in challenges}) == len(challenges)
     assert len({c.prompt for c in challenges}) == len(challenges)
     assert all(c.minutes > 0 and c.title and c.describe() for c in challenges)

@@ -1,17 +1,22 @@
 """The toy services' own parsers and their walls: each bug works, nothing reaches outside."""
 
 import base64
+import calendar
 import hashlib
 import hmac
 import json
 import socket
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -58,11 +63,14 @@ def served(name: str, **config: Any) -> Iterator[str]:
 
 
 def fetch(
-    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+    url: str,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    method: str | None = None,
 ) -> tuple[int, str, dict[str, str]]:
     """Status, body and headers of one HTTP request (errors included, no proxies)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(url, data, headers or {})
+    request = urllib.request.Request(url, data, headers or {}, method=method)
     try:
         with opener.open(request) as r:
             return r.status, r.read().decode(), dict(r.headers)
@@ -92,6 +100,27 @@ def test_routes_read_fields_headers_cookies_and_set_reply_headers() -> None:
         fetch(f"{base}/r", b'{"b": 2}', {"Content-Type": "application/json"})
         assert dict(seen[1]) == {} and seen[1].body == '{"b": 2}'
         assert seen[1].headers["content-type"] == "application/json"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_routes_answer_other_methods_and_can_be_looked_up_by_a_rewritten_path() -> None:
+    seen: list[toy.Request] = []
+
+    def route(q: toy.Request) -> toy.Reply:
+        seen.append(q)
+        return toy.text("ok\n")
+
+    server = toy.web_server({("PUT", "/r"): route, ("DELETE", "/r"): route}, str.lower)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert fetch(f"{base}/R?a=1", b"b=2", method="PUT")[0] == 200
+        assert dict(seen[0]) == {"a": "1", "b": "2"} and seen[0].path == "/R"
+        assert fetch(f"{base}/r", method="DELETE")[0] == 200
+        assert fetch(f"{base}/r")[0] == 404
+        assert fetch(f"{base}/r", method="PATCH")[0] == 404
     finally:
         server.shutdown()
         server.server_close()
@@ -376,3 +405,327 @@ def test_the_notes_service_survives_bad_blobs() -> None:
             assert cmd(f"load {blob}").startswith(("bad blob", "cannot load session"))
         assert cmd("whoami") == "guest (GuestUser)"
         conn.close()
+
+
+# ------------------------------------------------------------------ shops
+
+
+def test_a_gift_card_redeems_once_in_turn_but_more_often_at_once() -> None:
+    with served("gift-shop", card="GIFT-1") as address:
+        base = f"http://{address}"
+        assert fetch(f"{base}/redeem", b"code=GIFT-2")[0] == 404
+        assert fetch(f"{base}/redeem", b"code=GIFT-1")[1] == "redeemed 60 credits. balance: 60\n"
+        assert fetch(f"{base}/redeem", b"code=GIFT-1")[0] == 409
+        assert fetch(f"{base}/buy", b"item=flag")[0] == 402
+    with served("gift-shop", card="GIFT-1") as address:
+        base = f"http://{address}"
+        start = threading.Barrier(3)
+
+        def redeem(_: int) -> int:
+            start.wait()
+            return fetch(f"{base}/redeem", b"code=GIFT-1")[0]
+
+        with ThreadPoolExecutor(3) as pool:
+            assert list(pool.map(redeem, range(3))) == [200] * 3
+        assert fetch(f"{base}/balance")[1] == "balance: 180\n"
+        assert FLAG in fetch(f"{base}/buy", b"item=flag")[1]
+
+
+def test_the_stationery_shop_refunds_a_negative_order() -> None:
+    with served("stationery") as address:
+        order = f"http://{address}/order"
+        assert fetch(order, b"item=flag&quantity=1")[0] == 402
+        assert fetch(order, b"item=pen&quantity=1")[1].endswith("balance: 18\n")
+        assert fetch(order, b"item=pen&quantity=x")[0] == 400
+        assert fetch(order, b"item=gold&quantity=1")[0] == 404
+        assert fetch(order, b"item=pen&quantity=-500")[1].endswith("balance: 1018\n")
+        assert FLAG not in fetch(order, b"item=flag&quantity=-1")[1]
+        assert FLAG in fetch(order, b"item=flag&quantity=1")[1]
+
+
+# ------------------------------------------------------------------ access checks
+
+
+def test_the_newsroom_asks_for_a_login_on_get_and_post_only() -> None:
+    with served("newsroom", admin_password="pw") as address:
+        admin = f"http://{address}/admin"
+        for method in ("GET", "POST"):
+            status, body, headers = fetch(admin, b"" if method == "POST" else None)
+            assert status == 401 and "Basic" in headers["WWW-Authenticate"] and FLAG not in body
+        for wrong in (b"admin:nope", b"editor:pw", b"%%%"):
+            auth = {"Authorization": f"Basic {base64.b64encode(wrong).decode()}"}
+            assert fetch(admin, headers=auth)[0] == 401
+        assert fetch(admin, headers={"Authorization": "Basic !!!"})[0] == 401
+        auth = {"Authorization": f"Basic {base64.b64encode(b'admin:pw').decode()}"}
+        assert FLAG in fetch(admin, headers=auth)[1]
+        assert (
+            fetch(admin, method="OPTIONS")[2]["Allow"] == "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+        )
+        for method in ("PUT", "PATCH", "DELETE"):
+            assert FLAG in fetch(admin, method=method)[1]
+
+
+def test_the_wiki_gateway_checks_the_raw_path_and_the_router_the_normalised_one() -> None:
+    assert toy.routed_path("/%2e%2e/%2E%2E/Etc//passwd") == "/etc/passwd"
+    with served("wiki") as address:
+        for path in ("/admin", "/admin/", "//admin", "/admin?x=1"):
+            status, body, _ = fetch(f"http://{address}{path}")
+            assert status == 403 and FLAG not in body
+        for path in ("/../../etc/passwd", "/%2e%2e/flag", "/admin.php"):
+            assert fetch(f"http://{address}{path}")[0] == 404
+        for path in ("/Admin", "/./admin", "/%61dmin", "/pages/../admin", "/ADMIN/"):
+            assert FLAG in fetch(f"http://{address}{path}")[1]
+
+
+# ------------------------------------------------------------------ GraphQL
+
+
+def test_the_graphql_parser_reads_its_subset() -> None:
+    assert toy.gql_parse('query Q { a(id: -2, s: "x\\"y", b: true) { b } c } # hi') == [
+        ("a", {"id": -2, "s": 'x"y', "b": True}, [("b", {}, None)]),
+        ("c", {}, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("{", "unexpected end"),
+        ("{ }", "empty selection"),
+        ("{ a } }", 'unexpected "}"'),
+        ("{ a(: 1) }", "expected a name"),
+        ("{ a(x: $v) }", 'unexpected "\\$"'),
+        ("mutation { a }", 'expected "{"'),
+        ("{ a " * 20 + "}" * 20, "nested too deeply"),
+    ],
+)
+def test_the_graphql_parser_rejects_the_rest(query: str, error: str) -> None:
+    with pytest.raises(toy.GraphQLError, match=error):
+        toy.gql_parse(query)
+
+
+def test_the_product_api_lists_an_undocumented_field_in_its_schema() -> None:
+    with served("graphql-shop") as address:
+
+        def gql(query: str) -> tuple[int, Any]:
+            body = json.dumps({"query": query}).encode()
+            status, answer, _ = fetch(
+                f"http://{address}/graphql", body, {"Content-Type": "application/json"}
+            )
+            return status, json.loads(answer)
+
+        assert "internalConfig" not in fetch(f"http://{address}/")[1]
+        assert gql("{ product(id: 2) { name } }") == (200, {"data": {"product": {"name": "desk"}}})
+        products = fetch(f"http://{address}/graphql?query={quote('{ products { name } }')}")[1]
+        assert json.loads(products)["data"]["products"][0] == {"name": "lamp"}
+        status, schema = gql("{ __schema { queryType { fields { name type { name } } } } }")
+        fields = schema["data"]["__schema"]["queryType"]["fields"]
+        assert status == 200 and [f["name"] for f in fields] == [
+            "products",
+            "product",
+            "internalConfig",
+        ]
+        config = gql('{ __type(name: "Config") { fields { name } } }')[1]["data"]["__type"]
+        assert {"name": "backupPassphrase"} in config["fields"]
+        assert FLAG in json.dumps(gql("{ internalConfig { backupPassphrase } }")[1])
+        for bad in (
+            "{ nope }",
+            "{ internalConfig }",
+            "{ products { name { x } } }",
+            "{ product(nope: 1) { name } }",
+            "{ products(id: 1) { name } }",
+        ):
+            status, answer = gql(bad)
+            assert status == 400 and "errors" in answer and FLAG not in json.dumps(answer)
+
+
+# ------------------------------------------------------------------ LDAP filters
+
+ENTRIES = [
+    {"uid": "admin", "userpassword": "pw", "cn": "Administrator"},
+    {"uid": "alice", "userpassword": "tulip42", "cn": "Alice Moreau"},
+    {"uid": "bob", "userpassword": "hunter2", "cn": "Bob Lindqvist"},
+]
+
+
+@pytest.mark.parametrize(
+    ("search", "uids"),
+    [
+        ("(uid=alice)", ["alice"]),
+        ("(UID=bob)", ["bob"]),
+        ("(uid=a*)", ["admin", "alice"]),
+        ("(cn=*o*)", ["admin", "alice", "bob"]),
+        ("(mail=*)", []),
+        ("(&(uid=admin)(userPassword=pw))", ["admin"]),
+        ("(&(uid=admin)(userPassword=x))", []),
+        ("(&(uid=admin)(userPassword=*))", ["admin"]),
+        ("(|(uid=bob)(cn=Alice*))", ["alice", "bob"]),
+        ("(!(uid=admin))", ["alice", "bob"]),
+        ("(&)", ["admin", "alice", "bob"]),
+        ("(|)", []),
+        ("(&(uid=admin)(&))(userPassword=x))", ["admin"]),
+    ],
+)
+def test_the_directory_filter_matches_like_ldap(search: str, uids: list[str]) -> None:
+    match = toy.ldap_filter(search)
+    assert [e["uid"] for e in ENTRIES if match(e)] == uids
+
+
+@pytest.mark.parametrize(
+    "search",
+    ["", "uid=x", "(uid=x", "(uid)", "(&(uid=x)", "(!(a=1)(b=2))", "(uid=(x)", "(u d=x)"]
+    + ["(&" * 40 + ")" * 40],
+)
+def test_the_directory_rejects_malformed_filters(search: str, no_connections: None) -> None:
+    with pytest.raises(toy.FilterError):
+        toy.ldap_filter(search)
+
+
+def test_the_sign_on_page_pastes_its_fields_into_the_filter() -> None:
+    with served("sso-login", admin_password="pw") as address:
+
+        def attempt(user: str, password: str) -> tuple[int, str]:
+            fields = urlencode({"user": user, "password": password}).encode()
+            status, body, _ = fetch(f"http://{address}/login", fields)
+            return status, body
+
+        assert attempt("admin", "x")[0] == 401
+        assert FLAG in attempt("admin", "pw")[1]
+        assert attempt("alice", "tulip42") == (
+            200,
+            "welcome Alice Moreau. no applications assigned.\n",
+        )
+        status, body = attempt("x(", "y")
+        assert status == 500 and "bad search filter" in body
+        assert FLAG in attempt("admin", "*")[1]
+        assert FLAG in attempt("admin)(&))", "x")[1]
+
+
+# ------------------------------------------------------------------ sessions and sign-ups
+
+
+def test_helpdesk_sessions_are_md5_of_name_and_login_time() -> None:
+    assert toy.session_id("guest", 1700000000) == hashlib.md5(b"guest:1700000000").hexdigest()
+
+    def unix(stamp: str) -> int:
+        return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+    with served("helpdesk", admin_password="pw", admin_ago=600) as address:
+        base = f"http://{address}/api"
+        assert fetch(f"{base}/admin")[0] == 401
+        assert fetch(f"{base}/login", b"user=admin&password=x")[0] == 401
+        mine = json.loads(fetch(f"{base}/login", b"user=guest&password=guest")[1])
+        assert mine["session"] == toy.session_id("guest", unix(mine["issued"]))
+        guest = {"Authorization": f"Bearer {mine['session']}"}
+        assert fetch(f"{base}/tickets", headers=guest)[0] == 200
+        assert fetch(f"{base}/admin", headers=guest)[0] == 403
+        online = json.loads(fetch(f"{base}/online")[1])["online"]
+        since = unix(next(u["since"] for u in online if u["user"] == "admin"))
+        assert abs(time.time() - 600 - since) < 30
+        admin = {"Authorization": f"Bearer {toy.session_id('admin', since)}"}
+        assert FLAG in fetch(f"{base}/admin", headers=admin)[1]
+
+
+def test_the_forum_validates_the_first_role_but_stores_the_last() -> None:
+    with served("forum-signup", admin_password="pw") as address:
+        signup, login = f"http://{address}/signup", f"http://{address}/login"
+        assert fetch(signup, b"user=eve&password=pass1&role=admin")[0] == 403
+        assert fetch(signup, b"user=admin&password=pass1")[0] == 409
+        assert fetch(signup, b"user=e&password=pass1")[0] == 400
+        assert fetch(signup, b"user=eve&password=pass1&role=member")[0] == 200
+        assert (
+            fetch(login, b"user=eve&password=pass1")[1]
+            == "welcome eve (member). no new messages.\n"
+        )
+        assert fetch(login, b"user=admin&password=pass1")[0] == 401
+        body = fetch(signup, b"user=mal&password=pass1&role=member&role=admin")[1]
+        assert body.startswith("account mal created (admin)")
+        assert FLAG in fetch(login, b"user=mal&password=pass1")[1]
+
+
+def test_chat_registration_refuses_admin_but_stores_names_normalised() -> None:
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in "admin")
+    with served("chat-accounts", admin_password="pw") as address:
+
+        def form(path: str, user: str, password: str = "secret1") -> tuple[int, str]:
+            fields = urlencode({"user": user, "password": password}).encode()
+            status, body, _ = fetch(f"http://{address}{path}", fields)
+            return status, body
+
+        for name in ("admin", "Admin", " admin ", "support"):
+            assert form("/register", name)[0] == 409
+        assert form("/login", "admin")[0] == 401
+        assert form("/register", "\ufb01ona")[0] == 200
+        assert form("/login", "fiona")[1] == "welcome fiona. no new messages.\n"
+        assert form("/register", wide)[0] == 200
+        assert FLAG in form("/login", "admin")[1]
+
+
+# ------------------------------------------------------------------ XPath
+
+
+def staff() -> ET.Element:
+    root = ET.Element("staff")
+    for name, listed, phone, note in [
+        ("Ann", "yes", "4411", ""),
+        ("Ben", "yes", "4420", ""),
+        ("Cy", "no", "4450", "vault code"),
+    ]:
+        employee = ET.SubElement(root, "employee")
+        for tag, value in (("name", name), ("listed", listed), ("phone", phone), ("note", note)):
+            if value:
+                ET.SubElement(employee, tag).text = value
+    return root
+
+
+@pytest.mark.parametrize(
+    ("predicate", "names"),
+    [
+        ("name='Ann'", ["Ann"]),
+        ('name="Ben"', ["Ben"]),
+        ("name!='Ann'", ["Ben", "Cy"]),
+        ("listed='yes' and name='Cy'", []),
+        ("listed='yes' and name='x' or '1'='1'", ["Ann", "Ben", "Cy"]),
+        ("(name='Ann' or name='Cy') and not(listed='no')", ["Ann"]),
+        ("note", ["Cy"]),
+        ("note!='x'", ["Cy"]),
+        ("contains(note, 'vault') or starts-with(name, 'B')", ["Ben", "Cy"]),
+        ("string-length(name) = 2", ["Cy"]),
+        ("phone = 4411", ["Ann"]),
+        ("true() and not(false())", ["Ann", "Ben", "Cy"]),
+    ],
+)
+def test_the_xpath_evaluator_reads_its_subset(predicate: str, names: list[str]) -> None:
+    found = toy.xpath_select(staff(), f"//employee[{predicate}]")
+    assert [e.findtext("name") for e in found] == names
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("//employee[name='x]", "unterminated string"),
+        ("//employee[document('/etc/passwd')]", r"unknown function document\(\)"),
+        ("//employee[doc('http://example.com/x.xml')]", r"unknown function doc\(\)"),
+        ("//employee[unparsed-text('/etc/passwd')]", r"unknown function unparsed-text\(\)"),
+        ("//employee[name='x'] | //*['']", "unexpected"),
+        ("//employee[contains(name)]", "wrong number of arguments"),
+        ("//employee[(name='x']", r"expected '\)'"),
+        ("/staff/employee", "only //TAG"),
+    ],
+)
+def test_the_xpath_evaluator_rejects_the_rest_and_reads_nothing_outside(
+    query: str, error: str, no_connections: None
+) -> None:
+    with pytest.raises(toy.XPathError, match=error):
+        toy.xpath_select(staff(), query)
+
+
+def test_the_phone_directory_pastes_the_name_into_its_query() -> None:
+    with served("staff-directory") as address:
+        lookup = f"http://{address}/lookup?name="
+        alice = "name: Alice Moreau | dept: sales | phone: 4411\n"
+        assert fetch(lookup + quote("Alice Moreau"))[1] == alice
+        assert fetch(lookup + quote("Dana Okafor"))[0] == 404
+        status, body, _ = fetch(lookup + quote("'"))
+        assert status == 500 and "XPath error" in body and FLAG not in body
+        assert FLAG in fetch(lookup + quote("x' or '1'='1"))[1]

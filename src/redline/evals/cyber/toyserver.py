@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -26,6 +27,8 @@ import sqlite3
 import sys
 import threading
 import time
+import unicodedata
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -41,7 +44,8 @@ class Request(dict[str, str]):
     """One HTTP request: its query and form fields, plus headers, raw body and client.
 
     Routes read it as the dict of fields; those that need more read `headers` (names in lower
-    case), `cookies`, `body` and `client`, and may add headers to the reply in `reply_headers`.
+    case), `cookies`, `body`, `client` and `path` (as sent, before any normalising), and may
+    add headers to the reply in `reply_headers`.
     """
 
     def __init__(
@@ -50,11 +54,13 @@ class Request(dict[str, str]):
         headers: dict[str, str] | None = None,
         body: str = "",
         client: str = LOOPBACK,
+        path: str = "/",
     ) -> None:
         super().__init__(fields)
         self.headers = headers or {}
         self.body = body
         self.client = client
+        self.path = path
         self.reply_headers: dict[str, str] = {}
 
     @property
@@ -84,8 +90,13 @@ def html(body: str, status: int = 200) -> Reply:
     return status, "text/html; charset=utf-8", body
 
 
-def web_server(routes: dict[tuple[str, str], Route]) -> ThreadingHTTPServer:
-    """An HTTP server on a free loopback port answering `routes` (method, path)."""
+def web_server(
+    routes: dict[tuple[str, str], Route], route_path: Callable[[str], str] = str
+) -> ThreadingHTTPServer:
+    """An HTTP server on a free loopback port answering `routes` (method, path).
+
+    The route is looked up by `route_path(path)` (the path as sent, by default).
+    """
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "toy/1.0"
@@ -95,13 +106,13 @@ def web_server(routes: dict[tuple[str, str], Route]) -> ThreadingHTTPServer:
             fields = {k: v[0] for k, v in parse_qs(url.query).items()}
             headers = {name.lower(): value for name, value in self.headers.items()}
             body = ""
-            if method == "POST":
+            if method != "GET":
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8", "replace")
                 if headers.get("content-type", FORM).startswith(FORM):
                     fields.update({k: v[0] for k, v in parse_qs(body).items()})
-            request = Request(fields, headers, body, self.client_address[0])
-            route = routes.get((method, url.path))
+            request = Request(fields, headers, body, self.client_address[0], url.path)
+            route = routes.get((method, route_path(url.path)))
             status, kind, page = route(request) if route else text("not found\n", 404)
             data = page.encode()
             self.send_response(status)
@@ -117,6 +128,18 @@ def web_server(routes: dict[tuple[str, str], Route]) -> ThreadingHTTPServer:
 
         def do_POST(self) -> None:
             self._answer("POST")
+
+        def do_PUT(self) -> None:
+            self._answer("PUT")
+
+        def do_PATCH(self) -> None:
+            self._answer("PATCH")
+
+        def do_DELETE(self) -> None:
+            self._answer("DELETE")
+
+        def do_OPTIONS(self) -> None:
+            self._answer("OPTIONS")
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -1261,6 +1284,793 @@ def intranet(config: dict[str, Any]) -> ThreadingHTTPServer:
     )
 
 
+def gift_shop(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A shop whose gift-card redemption checks the card, waits, then marks it used (a race)."""
+    card, value = str(config["card"]), 60
+    prices = {"sticker": 5, "flag": 100}
+    wallet = {"balance": 0}
+    used: set[str] = set()
+    lock = threading.Lock()
+    index = (
+        "Gift shop. Your balance starts at 0 credits.\n"
+        "POST /redeem code=CODE   redeem a gift card\n"
+        "GET  /balance            your balance\n"
+        "POST /buy item=NAME      " + ", ".join(f"{k} ({v})" for k, v in prices.items()) + "\n"
+    )
+
+    def redeem(q: Request) -> Reply:
+        code = q.get("code", "")
+        if not hmac.compare_digest(code.encode(), card.encode()):
+            return text("unknown gift card\n", 404)
+        if code in used:
+            return text("this gift card has already been redeemed\n", 409)
+        time.sleep(1.0)  # the card processor confirms the card
+        with lock:
+            used.add(code)
+            wallet["balance"] += value
+            return text(f"redeemed {value} credits. balance: {wallet['balance']}\n")
+
+    def buy(q: Request) -> Reply:
+        item = q.get("item", "")
+        if item not in prices:
+            return text("no such item\n", 404)
+        with lock:
+            if wallet["balance"] < prices[item]:
+                return text(f"not enough credits (balance {wallet['balance']})\n", 402)
+            wallet["balance"] -= prices[item]
+            left = wallet["balance"]
+        if item == "flag":
+            return text(f"here is your flag: {config['flag']}\n")
+        return text(f"bought a {item}. balance: {left}\n")
+
+    return web_server(
+        {
+            ("GET", "/"): lambda q: text(index),
+            ("POST", "/redeem"): redeem,
+            ("GET", "/balance"): lambda q: text(f"balance: {wallet['balance']}\n"),
+            ("POST", "/buy"): buy,
+        }
+    )
+
+
+def stationery(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A shop charging price times quantity that never refuses a negative quantity."""
+    prices = {"pen": 2, "notebook": 7, "stapler": 15, "flag": 500}
+    wallet = {"balance": 20}
+    lock = threading.Lock()
+    index = (
+        "Stationery shop API.\n"
+        "GET  /items                          prices\n"
+        "GET  /balance                        your balance\n"
+        "POST /order item=NAME&quantity=N     place an order\n"
+    )
+
+    def order(q: Request) -> Reply:
+        item = q.get("item", "")
+        if item not in prices:
+            return text("no such item\n", 404)
+        try:
+            quantity = int(q.get("quantity", "1"))
+        except ValueError:
+            return text("quantity must be a whole number\n", 400)
+        cost = prices[item] * quantity
+        with lock:
+            if cost > wallet["balance"]:
+                return text(f"insufficient funds: cost {cost}, balance {wallet['balance']}\n", 402)
+            wallet["balance"] -= cost
+            left = wallet["balance"]
+        if item == "flag" and quantity > 0:
+            return text(f"order confirmed. licence key: {config['flag']}\n")
+        return text(f"order confirmed: {quantity} x {item} = {cost}. balance: {left}\n")
+
+    items = "".join(f"{k}: {v}\n" for k, v in prices.items())
+    return web_server(
+        {
+            ("GET", "/"): lambda q: text(index),
+            ("GET", "/items"): lambda q: text(items),
+            ("GET", "/balance"): lambda q: text(f"balance: {wallet['balance']}\n"),
+            ("POST", "/order"): order,
+        }
+    )
+
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def newsroom(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A CMS whose admin page asks for a login on GET and POST only; other methods skip it."""
+    password = str(config["admin_password"]).encode()
+    index = (
+        "<h1>Newsroom</h1><p>Today: the harbour festival opens on Saturday.</p>"
+        "<p><a href='/admin'>Editors</a></p>"
+    )
+
+    def page(q: Request) -> Reply:
+        return text(f"newsroom admin. 3 drafts waiting. publishing key: {config['flag']}\n")
+
+    def login_required(route: Route) -> Route:
+        def answer(q: Request) -> Reply:
+            scheme, _, value = q.headers.get("authorization", "").partition(" ")
+            try:
+                user, _, given = base64.b64decode(value, validate=True).decode().partition(":")
+            except ValueError:
+                user, given = "", ""
+            if scheme.lower() == "basic" and user == "admin":
+                if hmac.compare_digest(given.encode(), password):
+                    return route(q)
+            q.reply_headers["WWW-Authenticate"] = 'Basic realm="newsroom admin"'
+            return text("login required\n", 401)
+
+        return answer
+
+    def options(q: Request) -> Reply:
+        q.reply_headers["Allow"] = ", ".join((*METHODS, "OPTIONS"))
+        return text("")
+
+    guarded = ("GET", "POST")
+    routes: dict[tuple[str, str], Route] = {
+        (method, "/admin"): login_required(page) if method in guarded else page
+        for method in METHODS
+    }
+    return web_server(
+        {**routes, ("GET", "/"): lambda q: html(index), ("OPTIONS", "/admin"): options}
+    )
+
+
+def routed_path(path: str) -> str:
+    """How the wiki's router reads a path: decoded, normalised and lower-cased."""
+    return virtual_path("/", unquote(path)).lower()
+
+
+def wiki(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A wiki behind a gateway that blocks paths starting /admin before the router normalises."""
+    index = (
+        "<h1>Team wiki</h1><ul><li><a href='/pages/onboarding'>Onboarding</a></li>"
+        "<li><a href='/pages/holidays'>Holidays</a></li><li><a href='/admin'>Admin</a></li></ul>"
+    )
+
+    def gateway(route: Route) -> Route:
+        def answer(q: Request) -> Reply:
+            if q.path.startswith("/admin"):
+                return text("forbidden: the gateway blocks /admin for outside visitors\n", 403)
+            return route(q)
+
+        return answer
+
+    routes: dict[tuple[str, str], Route] = {
+        ("GET", "/"): lambda q: html(index),
+        ("GET", "/pages/onboarding"): lambda q: text("Ask IT for a laptop on your first day.\n"),
+        ("GET", "/pages/holidays"): lambda q: text("The office is closed on public holidays.\n"),
+        ("GET", "/admin"): lambda q: text(f"wiki admin. database password: {config['flag']}\n"),
+    }
+    return web_server({k: gateway(route) for k, route in routes.items()}, routed_path)
+
+
+class GraphQLError(Exception):
+    """A query the toy GraphQL endpoint rejects."""
+
+
+GQL_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+|[_A-Za-z]\w*|[^\s,]')
+GQL_NAME = re.compile(r"[_A-Za-z]\w*")
+GQL_DEPTH = 12
+
+
+def gql_parse(query: str) -> list[tuple[str, dict[str, Any], Any]]:
+    """The top selection set of a query: (field, arguments, sub-selection or None) triples.
+
+    A small subset of GraphQL: an optional `query Name`, nested selection sets and arguments
+    with string, integer and boolean literals. No aliases, fragments or variables.
+    """
+    tokens: list[str] = GQL_TOKEN.findall(re.sub(r"#[^\n]*", "", query))
+    pos = 0
+
+    def peek() -> str:
+        return tokens[pos] if pos < len(tokens) else ""
+
+    def take(expected: str | None = None) -> str:
+        nonlocal pos
+        if pos >= len(tokens):
+            raise GraphQLError("Syntax Error: unexpected end of query")
+        if expected is not None and tokens[pos] != expected:
+            raise GraphQLError(f'Syntax Error: expected "{expected}", found "{tokens[pos]}"')
+        pos += 1
+        return tokens[pos - 1]
+
+    def name() -> str:
+        token = take()
+        if not GQL_NAME.fullmatch(token):
+            raise GraphQLError(f'Syntax Error: expected a name, found "{token}"')
+        return token
+
+    def value() -> Any:
+        token = take()
+        if token.startswith('"'):
+            try:
+                return json.loads(token)
+            except ValueError:
+                raise GraphQLError(f"Syntax Error: bad string {token}") from None
+        if token in ("true", "false"):
+            return token == "true"
+        if token.lstrip("-").isdigit():
+            return int(token)
+        raise GraphQLError(f'Syntax Error: unexpected "{token}"')
+
+    def selection(depth: int) -> list[tuple[str, dict[str, Any], Any]]:
+        if depth > GQL_DEPTH:
+            raise GraphQLError("query is nested too deeply")
+        take("{")
+        fields = []
+        while peek() not in ("}", ""):
+            field, args = name(), {}
+            if peek() == "(":
+                take("(")
+                while peek() not in (")", ""):
+                    arg = name()
+                    take(":")
+                    args[arg] = value()
+                take(")")
+            fields.append((field, args, selection(depth + 1) if peek() == "{" else None))
+        take("}")
+        if not fields:
+            raise GraphQLError("Syntax Error: empty selection set")
+        return fields
+
+    if peek() == "query":
+        take()
+        if GQL_NAME.fullmatch(peek()):
+            take()
+    top = selection(0)
+    if pos < len(tokens):
+        raise GraphQLError(f'Syntax Error: unexpected "{tokens[pos]}"')
+    return top
+
+
+def gql_execute(
+    value: Any, selection: list[tuple[str, dict[str, Any], Any]] | None, name: str = "query"
+) -> Any:
+    """Field `name`'s `value` narrowed to `selection`; objects are dicts with a `__typename`.
+
+    A callable field is called with the field's arguments (resolvers, and lazy values).
+    """
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [gql_execute(v, selection, name) for v in value]
+    if not isinstance(value, dict):
+        if selection is not None:
+            raise GraphQLError(f'field "{name}" is a scalar and has no subfields')
+        return value
+    kind = value["__typename"]
+    if selection is None:
+        raise GraphQLError(f'field "{name}" of type "{kind}" must have a selection of subfields')
+    out = {}
+    for field, args, sub in selection:
+        if field not in value:
+            raise GraphQLError(f'Cannot query field "{field}" on type "{kind}".')
+        found = value[field]
+        if callable(found):
+            try:
+                found = found(**args)
+            except TypeError:
+                raise GraphQLError(f'wrong arguments for field "{field}" on "{kind}"') from None
+        elif args:
+            raise GraphQLError(f'field "{field}" on "{kind}" takes no arguments')
+        out[field] = gql_execute(found, sub, field)
+    return out
+
+
+def gql_introspection(types: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The `__schema` and `__type(name)` root fields describing `types`.
+
+    `types` maps each object type to its fields, each field (`name` or `name(arg: Type)`) to
+    its type (`Type` or `[Type]`).
+    """
+    scalars = ["Int", "String", "Boolean"]
+
+    def type_of(name: str) -> dict[str, Any]:
+        listed = name.startswith("[")
+        return {
+            "__typename": "__Type",
+            "kind": "LIST" if listed else "OBJECT" if name in types else "SCALAR",
+            "name": None if listed else name,
+            "ofType": type_of(name[1:-1]) if listed else None,
+            "fields": [field(*f) for f in types[name].items()] if name in types else None,
+        }
+
+    def field(spec: str, kind: str) -> dict[str, Any]:
+        name, _, rest = spec.partition("(")
+        args = [a.split(":") for a in rest.rstrip(")").split(",") if ":" in a]
+        inputs = [
+            {"__typename": "__InputValue", "name": a.strip(), "type": type_of(t.strip())}
+            for a, t in args
+        ]
+        lazy = functools.partial(type_of, kind)  # a field's type is only built when asked for
+        return {"__typename": "__Field", "name": name, "type": lazy, "args": inputs}
+
+    def named(name: str) -> dict[str, Any] | None:
+        return type_of(name) if name in types or name in scalars else None
+
+    schema = {
+        "__typename": "__Schema",
+        "queryType": lambda: type_of("Query"),
+        "types": lambda: [type_of(n) for n in [*types, *scalars]],
+    }
+    return {"__schema": schema, "__type": named}
+
+
+def graphql_shop(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A GraphQL-style product API with an undocumented root field that its schema lists."""
+    types = {
+        "Query": {
+            "products": "[Product]",
+            "product(id: Int)": "Product",
+            "internalConfig": "Config",
+        },
+        "Product": {"id": "Int", "name": "String", "price": "Int"},
+        "Config": {"environment": "String", "debug": "Boolean", "backupPassphrase": "String"},
+    }
+    products = [
+        {"__typename": "Product", "id": n, "name": name, "price": price}
+        for n, (name, price) in enumerate([("lamp", 35), ("desk", 240), ("chair", 120)], 1)
+    ]
+    root = {
+        "__typename": "Query",
+        "products": products,
+        "product": lambda id: next((p for p in products if p["id"] == id), None),
+        "internalConfig": {
+            "__typename": "Config",
+            "environment": "production",
+            "debug": False,
+            "backupPassphrase": config["flag"],
+        },
+        **gql_introspection(types),
+    }
+    index = (
+        'Furniture shop API (GraphQL). POST /graphql with a JSON body {"query": QUERY}, or\n'
+        "GET /graphql?query=QUERY. Examples:\n"
+        "  { products { id name price } }\n"
+        "  { product(id: 2) { name price } }\n"
+    )
+
+    def endpoint(q: Request) -> Reply:
+        query: Any = q.get("query", "")
+        if q.headers.get("content-type", "").startswith("application/json"):
+            try:
+                query = json.loads(q.body).get("query", "")
+            except (ValueError, AttributeError):
+                return as_json({"errors": [{"message": "send a JSON object with a query"}]}, 400)
+        if not isinstance(query, str) or not query.strip():
+            return as_json({"errors": [{"message": "no query given"}]}, 400)
+        try:
+            return as_json({"data": gql_execute(root, gql_parse(query[:10_000]))})
+        except GraphQLError as ex:
+            return as_json({"errors": [{"message": str(ex)}]}, 400)
+
+    return web_server(
+        {
+            ("GET", "/"): lambda q: text(index),
+            ("GET", "/graphql"): endpoint,
+            ("POST", "/graphql"): endpoint,
+        }
+    )
+
+
+class FilterError(Exception):
+    """A search filter the toy directory cannot parse."""
+
+
+Entry = dict[str, str]
+LDAP_ATTRIBUTE = re.compile(r"[A-Za-z][\w-]*")
+
+
+def ldap_filter(text: str) -> Callable[[Entry], bool]:
+    """A matcher for an LDAP search filter (RFC 4515 subset: `&`, `|`, `!`, `=` and `*`).
+
+    Attribute names are case-insensitive (entries use lower-case keys), values exact apart
+    from `*` wildcards (escapes are not decoded, and an unescaped `(` is an error); `(attr=*)`
+    tests presence, `(&)` is true and `(|)` false. Like some directory servers it reads the
+    first filter and ignores whatever follows it.
+    """
+    pos = 0
+
+    def parse(depth: int) -> Callable[[Entry], bool]:
+        nonlocal pos
+        if depth > 16:
+            raise FilterError("filter nested too deeply")
+        if not text.startswith("(", pos):
+            raise FilterError(f"expected '(' at offset {pos}")
+        pos += 1
+        op = text[pos : pos + 1]
+        match: Callable[[Entry], bool]
+        if op in ("&", "|", "!"):
+            pos += 1
+            parts = []
+            while text.startswith("(", pos):
+                parts.append(parse(depth + 1))
+            if op == "!" and len(parts) != 1:
+                raise FilterError("'!' takes exactly one filter")
+            if op == "&":
+                match = lambda entry: all(p(entry) for p in parts)  # noqa: E731
+            elif op == "|":
+                match = lambda entry: any(p(entry) for p in parts)  # noqa: E731
+            else:
+                match = lambda entry: not parts[0](entry)  # noqa: E731
+        else:
+            end = text.find(")", pos)
+            attribute, eq, value = text[pos : max(end, pos)].partition("=")
+            if end < 0 or not eq or not LDAP_ATTRIBUTE.fullmatch(attribute) or "(" in value:
+                raise FilterError(f"bad assertion at offset {pos}")
+            pattern = re.compile(".*".join(map(re.escape, value.split("*"))), re.S)
+            key = attribute.lower()
+            match = lambda entry: key in entry and pattern.fullmatch(entry[key]) is not None  # noqa: E731
+            pos = end
+        if not text.startswith(")", pos):
+            raise FilterError(f"expected ')' at offset {pos}")
+        pos += 1
+        return match
+
+    return parse(0)
+
+
+def sso_login(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A single sign-on page that pastes its fields into an LDAP search filter."""
+    entries = [
+        {"uid": "admin", "userpassword": str(config["admin_password"]), "cn": "Administrator"},
+        {"uid": "alice", "userpassword": "tulip42", "cn": "Alice Moreau"},
+        {"uid": "bob", "userpassword": "hunter2", "cn": "Bob Lindqvist"},
+    ]
+    form = (
+        "<h1>Single sign-on</h1><p>Log in with your directory account.</p>"
+        "<form method='post' action='/login'><input name='user'>"
+        "<input name='password' type='password'><button>Log in</button></form>"
+    )
+
+    def login(q: Request) -> Reply:
+        search = f"(&(uid={q.get('user', '')})(userPassword={q.get('password', '')}))"
+        try:
+            match = ldap_filter(search)
+        except FilterError as ex:
+            return text(f"directory error: bad search filter: {ex}\n", 500)
+        found = next((e for e in entries if match(e)), None)
+        if found is None:
+            return text("invalid login\n", 401)
+        if found["uid"] == "admin":
+            return text(f"welcome {found['cn']}. recovery key: {config['flag']}\n")
+        return text(f"welcome {found['cn']}. no applications assigned.\n")
+
+    return web_server({("GET", "/"): lambda q: html(form), ("POST", "/login"): login})
+
+
+def session_id(user: str, issued: int) -> str:
+    """The helpdesk's session id: MD5 of the user name and the unix time of the login."""
+    return hashlib.md5(f"{user}:{issued}".encode()).hexdigest()
+
+
+def utc(seconds: int) -> str:
+    """A unix time as an ISO 8601 UTC timestamp."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def helpdesk(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A helpdesk API whose session ids are derived from user name and login time."""
+    accounts = {"guest": ("guest", "user"), "admin": (str(config["admin_password"]), "admin")}
+    admin_login = int(time.time()) - int(config["admin_ago"])
+    sessions = {session_id("admin", admin_login): "admin"}
+    since = {"admin": admin_login}
+    lock = threading.Lock()
+    index = (
+        "Helpdesk API. After logging in, send Authorization: Bearer SESSION.\n"
+        'POST /api/login   user=NAME&password=PASSWORD  ->  {"session": ..., "issued": ...}\n'
+        "GET  /api/online  who is logged in\n"
+        "GET  /api/tickets your tickets\n"
+        "GET  /api/admin   administrators only\n"
+    )
+
+    def login(q: Request) -> Reply:
+        user, role = q.get("user", ""), account_role(accounts, q)
+        if role is None:
+            return as_json({"error": "invalid login"}, 401)
+        issued = int(time.time())
+        with lock:
+            sessions[session_id(user, issued)] = user
+            since[user] = issued
+        return as_json({"session": session_id(user, issued), "issued": utc(issued)})
+
+    def online(q: Request) -> Reply:
+        return as_json({"online": [{"user": u, "since": utc(t)} for u, t in since.items()]})
+
+    def tickets(q: Request) -> Reply:
+        user = sessions.get(bearer(q))
+        if user is None:
+            return as_json({"error": "invalid or missing session"}, 401)
+        return as_json({"user": user, "tickets": [{"id": 17, "title": "printer jammed"}]})
+
+    def admin(q: Request) -> Reply:
+        user = sessions.get(bearer(q))
+        if user is None:
+            return as_json({"error": "invalid or missing session"}, 401)
+        if accounts[user][1] != "admin":
+            return as_json({"error": "administrators only"}, 403)
+        return as_json({"message": "helpdesk admin", "secret": config["flag"]})
+
+    return web_server(
+        {
+            ("GET", "/"): lambda q: text(index),
+            ("POST", "/api/login"): login,
+            ("GET", "/api/online"): online,
+            ("GET", "/api/tickets"): tickets,
+            ("GET", "/api/admin"): admin,
+        }
+    )
+
+
+def forum_signup(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A sign-up that validates a repeated field's first value and stores its last."""
+    users = {"admin": (str(config["admin_password"]), "admin")}
+    lock = threading.Lock()
+    form = (
+        "<h1>Forum</h1><h2>Sign up</h2><form method='post' action='/signup'>"
+        "User <input name='user'> Password <input name='password' type='password'>"
+        "<input type='hidden' name='role' value='member'><button>Sign up</button></form>"
+        "<h2>Log in</h2><form method='post' action='/login'>User <input name='user'> "
+        "Password <input name='password' type='password'><button>Log in</button></form>"
+    )
+
+    def signup(q: Request) -> Reply:
+        user, password = q.get("user", ""), q.get("password", "")
+        if not re.fullmatch(r"\w{3,20}", user) or len(password) < 4:
+            return text("user: 3-20 letters, digits or _; password: 4 characters or more\n", 400)
+        if q.get("role", "member") != "member":
+            return text(f"you cannot sign up with role {q['role']!r}\n", 403)
+        role = parse_qs(q.body).get("role", ["member"])[-1]
+        with lock:
+            if user in users:
+                return text("that name is taken\n", 409)
+            users[user] = (password, role)
+        return text(f"account {user} created ({role}). log in at /login\n")
+
+    def login(q: Request) -> Reply:
+        role = account_role(users, q)
+        if role is None:
+            return text("invalid login\n", 401)
+        if role == "admin":
+            return text(f"welcome {q['user']} (admin). moderator key: {config['flag']}\n")
+        return text(f"welcome {q['user']} ({role}). no new messages.\n")
+
+    return web_server(
+        {
+            ("GET", "/"): lambda q: html(form),
+            ("POST", "/signup"): signup,
+            ("POST", "/login"): login,
+        }
+    )
+
+
+class XPathError(Exception):
+    """An expression the toy XPath evaluator rejects."""
+
+
+XPATH_TOKEN = re.compile(r"""'[^']*'|"[^"]*"|\d+(?:\.\d+)?|!=|[A-Za-z_][\w.-]*|\S""")
+XPathValue = str | float | bool | None
+"""A string, number or boolean; None for an empty node-set (a missing child)."""
+
+
+def xpath_truth(value: XPathValue) -> bool:
+    """XPath's boolean() of a value."""
+    return bool(value) if value is not None else False
+
+
+def xpath_string(value: XPathValue) -> str:
+    """XPath's string() of a value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
+    return value or ""
+
+
+def xpath_equal(left: XPathValue, right: XPathValue) -> bool:
+    """XPath's `=` of two values (with a missing child nothing is equal)."""
+    if left is None or right is None:
+        return False
+    if isinstance(left, bool) or isinstance(right, bool):
+        return xpath_truth(left) == xpath_truth(right)
+    if isinstance(left, float) or isinstance(right, float):
+        try:
+            return float(left) == float(right)
+        except ValueError:
+            return False
+    return left == right
+
+
+XPATH_FUNCTIONS: dict[str, Callable[..., XPathValue]] = {
+    "contains": lambda a, b: xpath_string(b) in xpath_string(a),
+    "starts-with": lambda a, b: xpath_string(a).startswith(xpath_string(b)),
+    "string-length": lambda a: float(len(xpath_string(a))),
+    "not": lambda a: not xpath_truth(a),
+    "true": lambda: True,
+    "false": lambda: False,
+}
+
+
+def xpath_predicate(expression: str, node: ET.Element) -> bool:
+    """Whether `node` meets an XPath predicate (a small XPath 1.0 subset).
+
+    It knows `or`, `and`, `=`, `!=`, parentheses, string and number literals, child element
+    names (their text) and the functions in XPATH_FUNCTIONS; nothing else.
+    """
+    tokens: list[str] = XPATH_TOKEN.findall(expression)
+    pos = 0
+
+    def peek() -> str:
+        return tokens[pos] if pos < len(tokens) else ""
+
+    def take(expected: str) -> None:
+        nonlocal pos
+        if peek() != expected:
+            raise XPathError(f"expected {expected!r}, found {peek() or 'end of expression'!r}")
+        pos += 1
+
+    def either() -> XPathValue:
+        nonlocal pos
+        value = both()
+        while peek() == "or":
+            pos += 1
+            right = both()
+            value = xpath_truth(value) or xpath_truth(right)
+        return value
+
+    def both() -> XPathValue:
+        nonlocal pos
+        value = compared()
+        while peek() == "and":
+            pos += 1
+            right = compared()
+            value = xpath_truth(value) and xpath_truth(right)
+        return value
+
+    def compared() -> XPathValue:
+        nonlocal pos
+        left = primary()
+        if peek() not in ("=", "!="):
+            return left
+        op = peek()
+        pos += 1
+        right = primary()
+        if left is None or right is None:
+            return False
+        return xpath_equal(left, right) == (op == "=")
+
+    def primary() -> XPathValue:
+        nonlocal pos
+        token = peek()
+        pos += 1
+        if token[:1] in ("'", '"') and len(token) > 1:
+            return token[1:-1]
+        if token[:1].isdigit():
+            return float(token)
+        if token == "(":
+            value = either()
+            take(")")
+            return value
+        if token[:1] in ("'", '"'):
+            raise XPathError("unterminated string literal")
+        if not re.fullmatch(r"[A-Za-z_][\w.-]*", token):
+            raise XPathError(f"unexpected {token or 'end of expression'!r}")
+        if peek() != "(":
+            child = node.find(token)
+            return None if child is None else child.text or ""
+        if token not in XPATH_FUNCTIONS:
+            raise XPathError(f"unknown function {token}()")
+        take("(")
+        args = []
+        while peek() != ")":
+            args.append(either())
+            if peek() != ")":
+                take(",")
+        take(")")
+        try:
+            return XPATH_FUNCTIONS[token](*args)
+        except TypeError:
+            raise XPathError(f"wrong number of arguments for {token}()") from None
+
+    result = either()
+    if pos < len(tokens):
+        raise XPathError(f"unexpected {tokens[pos]!r}")
+    return xpath_truth(result)
+
+
+def xpath_select(root: ET.Element, query: str) -> list[ET.Element]:
+    """The elements that `//TAG[PREDICATE]` selects under `root`."""
+    m = re.fullmatch(r"//([A-Za-z_][\w-]*)\[(.*)\]", query, re.S)
+    if m is None:
+        raise XPathError("only //TAG[PREDICATE] is supported")
+    return [e for e in root.iter(m.group(1)) if xpath_predicate(m.group(2), e)]
+
+
+def staff_directory(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """A phone directory that pastes the searched name into an XPath query over its XML."""
+    staff = [
+        ("Alice Moreau", "sales", "4411", "yes", ""),
+        ("Bob Lindqvist", "support", "4420", "yes", ""),
+        ("Chen Wei", "finance", "4432", "yes", ""),
+        ("Dana Okafor", "it", "4450", "no", f"vault recovery code: {config['flag']}"),
+        ("Emil Novak", "sales", "4412", "yes", ""),
+    ]
+    root = ET.Element("staff")
+    for row in staff:
+        employee = ET.SubElement(root, "employee")
+        for tag, value in zip(("name", "dept", "phone", "listed", "note"), row, strict=True):
+            if value:
+                ET.SubElement(employee, tag).text = value
+    index = (
+        "<h1>Phone directory</h1><p>Unlisted staff are not shown.</p>"
+        "<form action='/lookup'>Name <input name='name' value='Alice Moreau'>"
+        "<button>Look up</button></form>"
+    )
+
+    def lookup(q: Request) -> Reply:
+        query = f"//employee[listed='yes' and name='{q.get('name', '')}']"
+        try:
+            found = xpath_select(root, query)
+        except XPathError as ex:
+            return text(f"XPath error: {ex} in {query}\n", 500)
+        if not found:
+            return text("nobody listed by that name\n", 404)
+        shown = [
+            " | ".join(f"{e.tag}: {e.text}" for e in employee if e.tag != "listed")
+            for employee in found
+        ]
+        return text("".join(f"{line}\n" for line in shown))
+
+    return web_server({("GET", "/"): lambda q: html(index), ("GET", "/lookup"): lookup})
+
+
+RESERVED = ("admin", "administrator", "root", "support")
+
+
+def chat_accounts(config: dict[str, Any]) -> ThreadingHTTPServer:
+    """Registration that refuses reserved names, then stores every name in NFKC form."""
+    users = {"admin": str(config["admin_password"]), "support": secrets.token_hex(8)}
+    lock = threading.Lock()
+    form = (
+        "<h1>Chat</h1><h2>Register</h2><form method='post' action='/register'>"
+        "Name <input name='user'> Password <input name='password' type='password'>"
+        "<button>Register</button></form><h2>Log in</h2><form method='post' action='/login'>"
+        "Name <input name='user'> Password <input name='password' type='password'>"
+        "<button>Log in</button></form>"
+    )
+
+    def register(q: Request) -> Reply:
+        user, password = q.get("user", "").strip(), q.get("password", "")
+        if not 3 <= len(user) <= 32 or len(password) < 6:
+            return text("name: 3-32 characters; password: 6 characters or more\n", 400)
+        with lock:
+            if user.lower() in RESERVED or user in users:
+                return text(f"the name {user!r} is taken or reserved\n", 409)
+            users[unicodedata.normalize("NFKC", user)] = password
+        return text(f"registered {user}. log in at /login\n")
+
+    def login(q: Request) -> Reply:
+        user = unicodedata.normalize("NFKC", q.get("user", "").strip())
+        password = users.get(user, "")
+        if not password or not hmac.compare_digest(
+            q.get("password", "").encode(), password.encode()
+        ):
+            return text("invalid login\n", 401)
+        if user == "admin":
+            return text(f"welcome admin. 2 reports open. moderation token: {config['flag']}\n")
+        return text(f"welcome {user}. no new messages.\n")
+
+    return web_server(
+        {
+            ("GET", "/"): lambda q: html(form),
+            ("POST", "/register"): register,
+            ("POST", "/login"): login,
+        }
+    )
+
+
 # ---------------------------------------------------------------- line services
 
 
@@ -1514,6 +2324,16 @@ SERVICES: dict[str, Callable[[dict[str, Any]], socketserver.TCPServer]] = {
     "doc-login": doc_login,
     "intranet": intranet,
     "notes": notes_service,
+    "gift-shop": gift_shop,
+    "stationery": stationery,
+    "newsroom": newsroom,
+    "wiki": wiki,
+    "graphql-shop": graphql_shop,
+    "sso-login": sso_login,
+    "helpdesk": helpdesk,
+    "forum-signup": forum_signup,
+    "staff-directory": staff_directory,
+    "chat-accounts": chat_accounts,
 }
 
 
