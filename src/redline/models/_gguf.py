@@ -123,7 +123,7 @@ class RedlineGGUF(ModelAPI):
         A wait here is Inspect's waiting on a shared resource, not charged to a sample's working
         time: samples run concurrently, and one waiting its turn must not spend the working
         limit its agent has to solve the task (a sample cut short by the queue would score as
-        a failure, and a capability look lower than it is).
+        a failure, making a capability look lower than it is).
         """
         path = self.engine.path
         return concurrency(f"embedded {path.name}", 1, key=f"redline engine {path}")
