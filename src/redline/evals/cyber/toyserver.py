@@ -1911,23 +1911,23 @@ def xpath_predicate(expression: str, node: ET.Element) -> bool:
             raise XPathError(f"expected {expected!r}, found {peek() or 'end of expression'!r}")
         pos += 1
 
-    def either() -> XPathValue:
+    def chain(word: str, operand: Callable[[], XPathValue]) -> XPathValue:
+        """Operands joined by `word` (`or`, `and`): one alone is its own value."""
         nonlocal pos
-        value = both()
-        while peek() == "or":
+        values = [operand()]
+        while peek() == word:
             pos += 1
-            right = both()
-            value = xpath_truth(value) or xpath_truth(right)
-        return value
+            values.append(operand())
+        if len(values) == 1:
+            return values[0]
+        truths = [xpath_truth(v) for v in values]
+        return any(truths) if word == "or" else all(truths)
+
+    def either() -> XPathValue:
+        return chain("or", both)
 
     def both() -> XPathValue:
-        nonlocal pos
-        value = compared()
-        while peek() == "and":
-            pos += 1
-            right = compared()
-            value = xpath_truth(value) and xpath_truth(right)
-        return value
+        return chain("and", compared)
 
     def compared() -> XPathValue:
         nonlocal pos
