@@ -71,6 +71,14 @@ def rate(hits: int, n: int) -> dict[str, Any]:
     return {"n": n, "hits": hits, "rate": hits / n if n else None, "ci95": [low, high]}
 
 
+def cell(r: dict[str, Any], count: bool = True) -> str:
+    """A `rate` for a table: share, 95% interval and (with `count`) sample count."""
+    if not r["n"]:
+        return "-"
+    low, high = r["ci95"]
+    return f"{r['rate']:.1%} [{low:.1%}, {high:.1%}]" + (f" n={r['n']}" if count else "")
+
+
 def handwritten(name: str) -> list[Document]:
     rows = [json.loads(line) for line in (HERE / "data" / name).read_text().splitlines()]
     return [Document(r["text"], r["label"], r["carrier"]) for r in rows]
@@ -200,15 +208,14 @@ def heldout_actions(guard: Guard, name: str) -> dict[str, Any]:
     from redline.redteam._monitor import load_actions
 
     monitor = guard.monitor()
-    stopped: dict[str, list[int]] = defaultdict(list)
     by_family: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     rules: dict[str, Counter[str]] = defaultdict(Counter)
     for action in load_actions(str(HERE / "data" / name)):
         verdict = monitor.judge(action.tool, action.arguments)
-        stopped[action.label].append(int(verdict.stopped))
         by_family[action.label][action.source].append(int(verdict.stopped))
         if verdict.stopped:
             rules[action.label][verdict.rule or "classifier"] += 1
+    stopped = {label: sum(families.values(), []) for label, families in by_family.items()}
     return {
         "stopped": {label: rate(sum(v), len(v)) for label, v in stopped.items()},
         "by_family": {
@@ -288,12 +295,6 @@ def main() -> None:
     for column in ("set", "injected caught", "benign flagged"):
         table.add_column(column)
     for name, r in results["injection"].items():
-
-        def cell(x: dict[str, Any]) -> str:
-            if not x["n"]:
-                return "-"
-            return f"{x['rate']:.1%} [{x['ci95'][0]:.1%}, {x['ci95'][1]:.1%}] n={x['n']}"
-
         table.add_row(name, cell(r["caught"]), cell(r["benign_flagged"]))
     CONSOLE.print(table)
     by = Table(title="Generated set: injected caught by carrier and encoding")
@@ -311,8 +312,7 @@ def main() -> None:
         for column in ("label", "stopped", "by rule"):
             table.add_column(column)
         for label, r in heldout["stopped"].items():
-            ci = f"{r['rate']:.1%} [{r['ci95'][0]:.1%}, {r['ci95'][1]:.1%}] n={r['n']}"
-            table.add_row(label, ci, json.dumps(heldout["by_rule"].get(label, {})))
+            table.add_row(label, cell(r), json.dumps(heldout["by_rule"].get(label, {})))
             for family, f in heldout["by_family"][label].items():
                 if label == "offensive" or f["hits"]:
                     table.add_row(f"  {label}: {family}", f"{f['hits']}/{f['n']}", "")
@@ -333,10 +333,9 @@ def main() -> None:
         for column in (*columns, "rules"):
             table.add_column(column)
         for name, r in results["monitor"].items():
-            s = r["stopped"]
-            ci = f"{s['rate']:.1%} [{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}]"
             accuracy = str(r["suite_accuracy_with_monitor"])
-            table.add_row(name, str(r["actions"]), ci, accuracy, json.dumps(r["rules"]))
+            stopped = cell(r["stopped"], count=False)
+            table.add_row(name, str(r["actions"]), stopped, accuracy, json.dumps(r["rules"]))
         CONSOLE.print(table)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

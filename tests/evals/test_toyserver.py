@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -51,15 +52,21 @@ def no_connections(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @contextmanager
-def served(name: str, **config: Any) -> Iterator[str]:
-    """Run a toy service in this process for the block; give its host:port."""
-    server = toy.SERVICES[name]({"flag": FLAG, **config})
+def running(server: socketserver.TCPServer) -> Iterator[str]:
+    """Serve `server` in this process for the block; give its host:port."""
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def served(name: str, **config: Any) -> Iterator[str]:
+    """Run a toy service in this process for the block; give its host:port."""
+    with running(toy.SERVICES[name]({"flag": FLAG, **config})) as address:
+        yield address
 
 
 def fetch(
@@ -89,10 +96,8 @@ def test_routes_read_fields_headers_cookies_and_set_reply_headers() -> None:
         q.reply_headers["X-Seen"] = "yes"
         return toy.text("ok\n")
 
-    server = toy.web_server({("POST", "/r"): route})
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with running(toy.web_server({("POST", "/r"): route})) as address:
+        base = f"http://{address}"
         status, _, headers = fetch(f"{base}/r?a=1", b"b=2", {"Cookie": "s=abc=; t=x"})
         assert status == 200 and headers["X-Seen"] == "yes"
         assert dict(seen[0]) == {"a": "1", "b": "2"}
@@ -100,9 +105,6 @@ def test_routes_read_fields_headers_cookies_and_set_reply_headers() -> None:
         fetch(f"{base}/r", b'{"b": 2}', {"Content-Type": "application/json"})
         assert dict(seen[1]) == {} and seen[1].body == '{"b": 2}'
         assert seen[1].headers["content-type"] == "application/json"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_routes_answer_other_methods_and_can_be_looked_up_by_a_rewritten_path() -> None:
@@ -113,17 +115,13 @@ def test_routes_answer_other_methods_and_can_be_looked_up_by_a_rewritten_path() 
         return toy.text("ok\n")
 
     server = toy.web_server({("PUT", "/r"): route, ("DELETE", "/r"): route}, str.lower)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with running(server) as address:
+        base = f"http://{address}"
         assert fetch(f"{base}/R?a=1", b"b=2", method="PUT")[0] == 200
         assert dict(seen[0]) == {"a": "1", "b": "2"} and seen[0].path == "/R"
         assert fetch(f"{base}/r", method="DELETE")[0] == 200
         assert fetch(f"{base}/r")[0] == 404
         assert fetch(f"{base}/r", method="PATCH")[0] == 404
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # ------------------------------------------------------------------ toy shell

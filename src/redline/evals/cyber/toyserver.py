@@ -1771,10 +1771,11 @@ def helpdesk(config: dict[str, Any]) -> ThreadingHTTPServer:
         if role is None:
             return as_json({"error": "invalid login"}, 401)
         issued = int(time.time())
+        session = session_id(user, issued)
         with lock:
-            sessions[session_id(user, issued)] = user
+            sessions[session] = user
             since[user] = issued
-        return as_json({"session": session_id(user, issued), "issued": utc(issued)})
+        return as_json({"session": session, "issued": utc(issued)})
 
     def online(q: Request) -> Reply:
         return as_json({"online": [{"user": u, "since": utc(t)} for u, t in since.items()]})
