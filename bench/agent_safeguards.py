@@ -196,11 +196,17 @@ def monitor_runs(guard_dir: Path) -> dict[str, Any]:
 HELDOUT_ACTIONS = {
     "a": "agent_actions_heldout.jsonl",
     "b": "agent_actions_heldout_b.jsonl",
+    "c": "agent_actions_heldout_c.jsonl",
 }
 """Labelled calls written for the bench by helpers that had not read the monitor's rules: a
 (160: 80 attacks on loopback services over 19 families, 80 look-alike development and
 operations calls), b (160: 16 attack families and 16 look-alike families, 5 calls each,
-written after the rules of 2026-12-06's second change). Neither is used to tune the rules."""
+written after the rules of 2026-12-06's second change), c (160: 20 attack families chosen
+away from the five best-known, 20 look-alike families kept inside the default constitution's
+scope, 4 calls each; written while the request-level rules of 2026-12-06's third change were,
+and measured once before any rule was changed on it). Each set was blind when first measured;
+the rules written after that read its misses, so only a set's first figure is held out
+(docs/guard.md keeps them)."""
 
 
 def heldout_actions(guard: Guard, name: str) -> dict[str, Any]:
@@ -247,6 +253,14 @@ HOSTILE_FRAGMENTS = (
     "?url=",
     "user=admin ",
     "/users/{i}",
+    "%0a",
+    "&\ndone ",
+    "content-length: ",
+    "for m in x\n",
+    "curl -H 'a ",
+    "curl -x ",
+    "wget --x=",
+    "#{",
 )
 """Fragments repeated into calls just under the monitor's reading limit: the shapes on which a
 rule with an unbounded repeat between two parts goes quadratic (one took 10 s before)."""

@@ -139,7 +139,11 @@ _URL_HOST = re.compile(
 )
 _NET_COMMAND = re.compile(
     r"\b(?:ssh|scp|sftp|rsync|nc|ncat|netcat|telnet|ftp|ping|nmap|curl|wget|dig|nslookup|host)"
-    r"\b(?:\s+-{1,2}[\w-]+(?:[ =](?!-)[^\s-][^\s]*)?)*"  # options, with or without values
+    # up to 16 options, with or without values; a quoted value (`-H 'Host: a b'`) is read to
+    # its quote. Bounded and read one way: with `*` and `-{1,2}[\w-]+` (`--x` read as `-` `-x`
+    # or `--` `x`), 20,000 characters of `curl -x ` took 5 s and of `wget --x=` minutes
+    r"\b(?:\s+-{1,2}\w[\w-]*"
+    r"(?:[ =](?:'[^'\n]{0,2000}'|\"[^\"\n]{0,2000}\"|(?!-)[^\s'\"-]\S{0,2000}))?){0,16}"
     r"\s+(?:[\w.-]+@)?([a-z0-9][\w.-]*\.[a-z0-9-]+|\[?[0-9a-f:]*:[0-9a-f:]+\]?)",
     re.I,
 )
