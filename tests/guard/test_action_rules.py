@@ -4,8 +4,12 @@ The cases are payloads of each family written for the tests (not the cyber suite
 nor the held-out sets' calls), with everyday calls that share their surface beside them.
 """
 
+import re
+from collections.abc import Callable
+
 import pytest
 
+from redline.guard import load_action_constitution
 from redline.guard._actions import hosts
 
 STOPPED = [
@@ -173,8 +177,8 @@ def test_a_quoted_option_value_is_not_read_as_a_host_nor_hides_one():
     assert hosts('wget --header="X-A: b c" mirror.example.net/f') == ["mirror.example.net"]
 
 
-def _unbounded_group_repeats(pattern: str) -> list[str]:
-    """Groups (more than one character's matcher) repeated without an upper bound."""
+def _unbounded_repeats(pattern: str, body: Callable[[list], bool]) -> list[str]:
+    """The bodies of repeats without an upper bound in `pattern` for which `body` holds."""
     from re import _constants as c
     from re import _parser as parser
 
@@ -184,8 +188,7 @@ def _unbounded_group_repeats(pattern: str) -> list[str]:
         for op, arg in items:
             if op in (c.MAX_REPEAT, c.MIN_REPEAT):
                 _, high, sub = arg
-                single = (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN, c.CATEGORY)
-                if high == c.MAXREPEAT and (len(sub) > 1 or sub[0][0] not in single):
+                if high == c.MAXREPEAT and body(list(sub)):
                     found.append(str(sub)[:60])
                 walk(sub)
             elif op == c.SUBPATTERN:
@@ -193,9 +196,51 @@ def _unbounded_group_repeats(pattern: str) -> list[str]:
             elif op == c.BRANCH:
                 for branch in arg[1]:
                     walk(branch)
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                walk(arg[1])
 
-    walk(parser.parse(pattern))
+    walk(parser.parse(pattern, re.IGNORECASE))
     return found
+
+
+def _wide(sub: list) -> bool:
+    """One character's matcher that matches almost anything: `.`, `[^x]`, `\\S`."""
+    from re import _constants as c
+
+    if len(sub) != 1:
+        return False
+    op, arg = sub[0]
+    if op in (c.ANY, c.NOT_LITERAL):
+        return True
+    return op == c.IN and any(
+        o == c.NEGATE or (o == c.CATEGORY and "NOT" in str(a)) for o, a in arg
+    )
+
+
+def _group(sub: list) -> bool:
+    """More than one character's matcher (a group, a sequence, alternatives)."""
+    from re import _constants as c
+
+    single = (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN, c.CATEGORY)
+    return len(sub) > 1 or sub[0][0] not in single
+
+
+def test_default_action_rules_bound_their_wide_repeats():
+    # regression: `\\{\\{\\s*[^}]*(config|...)` took 10 s on 17,000 characters of "{{" and
+    # spaces, and `.*` or `[^...]*` between two parts of a rule is quadratic on a long call; a
+    # hostile agent could stall the monitor with one tool call. Wide repeats are bounded now
+    assert _unbounded_repeats(".*x[^}]+y\\S*", _wide) == [
+        "[(ANY, None)]",
+        "[(NOT_LITERAL, 125)]",
+        "[(IN, [(CATEGORY, CATEGORY_NOT_SPACE)])]",
+    ]
+    unbounded = {
+        (rule.id, pattern)
+        for rule in load_action_constitution().rules
+        for pattern in rule.patterns
+        if _unbounded_repeats(pattern, _wide)
+    }
+    assert not unbounded
 
 
 def test_the_host_readers_bound_their_repeated_groups():
@@ -204,7 +249,7 @@ def test_the_host_readers_bound_their_repeated_groups():
     # repeated: 5 s; `wget --x=`: minutes) stalled the monitor judging it
     from redline.guard import _actions
 
-    assert len(_unbounded_group_repeats("(?:a(b)?)*x(y|z)+w*")) == 2
+    assert len(_unbounded_repeats("(?:a(b)?)*x(y|z)+w*", _group)) == 2
     for reader in (_actions._URL_HOST, _actions._NET_COMMAND, _actions._CONNECT):
-        assert _unbounded_group_repeats(reader.pattern) == [], reader.pattern
+        assert _unbounded_repeats(reader.pattern, _group) == [], reader.pattern
     assert "-{1,2}\\w[\\w-]*" in _actions._NET_COMMAND.pattern  # `--x` is read one way

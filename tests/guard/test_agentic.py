@@ -2,7 +2,6 @@
 
 import base64
 import json
-import re
 
 import httpx
 import pytest
@@ -312,58 +311,6 @@ def test_a_rewriting_reading_does_not_hide_a_payload_from_the_rules(tfidf_guard)
     payload = '{"user": "admin", "password": {"$ne": ""}}'
     command = f"curl -d '{payload}' http://127.0.0.1:8000/api/login  # l0g 1n"
     assert tfidf_guard.monitor().judge("bash", {"cmd": command}).rule == "exploit_payload"
-
-
-def _wide_unbounded_repeats(pattern: str) -> list[str]:
-    """Unbounded repeats of `.`, a negated character or class, or a negated category (`\\S`)."""
-    from re import _constants as c
-    from re import _parser as parser
-
-    def wide(item: tuple) -> bool:
-        op, arg = item
-        if op in (c.ANY, c.NOT_LITERAL):
-            return True
-        return op == c.IN and any(
-            o == c.NEGATE or (o == c.CATEGORY and "NOT" in str(a)) for o, a in arg
-        )
-
-    found = []
-
-    def walk(items) -> None:
-        for op, arg in items:
-            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-                _, high, sub = arg
-                if high == c.MAXREPEAT and len(sub) == 1 and wide(sub[0]):
-                    found.append(str(sub))
-                walk(sub)
-            elif op == c.SUBPATTERN:
-                walk(arg[-1])
-            elif op == c.BRANCH:
-                for branch in arg[1]:
-                    walk(branch)
-            elif op in (c.ASSERT, c.ASSERT_NOT):
-                walk(arg[1])
-
-    walk(parser.parse(pattern, re.IGNORECASE))
-    return found
-
-
-def test_default_action_rules_bound_their_wide_repeats():
-    # regression: `\\{\\{\\s*[^}]*(config|...)` took 10 s on 17,000 characters of "{{" and
-    # spaces, and `.*` or `[^...]*` between two parts of a rule is quadratic on a long call; a
-    # hostile agent could stall the monitor with one tool call. Wide repeats are bounded now
-    assert _wide_unbounded_repeats(".*x[^}]+y\\S*") == [
-        "[(ANY, None)]",
-        "[(NOT_LITERAL, 125)]",
-        "[(IN, [(CATEGORY, CATEGORY_NOT_SPACE)])]",
-    ]
-    unbounded = {
-        (rule.id, pattern)
-        for rule in load_action_constitution().rules
-        for pattern in rule.patterns
-        if _wide_unbounded_repeats(pattern)
-    }
-    assert not unbounded
 
 
 def test_monitor_scope_can_be_widened(tfidf_guard):
