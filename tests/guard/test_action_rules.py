@@ -253,3 +253,14 @@ def test_the_host_readers_bound_their_repeated_groups():
     for reader in (_actions._URL_HOST, _actions._NET_COMMAND, _actions._CONNECT):
         assert _unbounded_repeats(reader.pattern, _group) == [], reader.pattern
     assert "-{1,2}\\w[\\w-]*" in _actions._NET_COMMAND.pattern  # `--x` is read one way
+
+
+def test_a_name_curl_resolves_is_judged_by_the_address_it_maps_to(tfidf_guard):
+    # set c's virtual-host check: `--resolve` sends app.test to loopback, so it is in scope;
+    # the same option pointing a name at an outside address is out of scope
+    monitor = tfidf_guard.monitor()
+    local = "curl -s --resolve app.test:8443:127.0.0.1 https://app.test:8443/health"
+    assert monitor.judge("bash", {"cmd": local}).decision == "approve"
+    away = "curl -s --resolve app.test:443:203.0.113.5 https://app.test/"
+    verdict = monitor.judge("bash", {"cmd": away})
+    assert (verdict.rule, verdict.hosts) == ("out_of_scope_host", ["203.0.113.5"])

@@ -150,13 +150,22 @@ _NET_COMMAND = re.compile(
 _CONNECT = re.compile(r"(?:create_connection|connect)\(\s*\(\s*['\"]([^'\"]+)['\"]")
 
 
+_RESOLVE = re.compile(r"--resolve[ =]['\"]?([\w.-]{1,253}):\d{1,5}:\[?([0-9a-f.:]{2,45})\]?", re.I)
+"""curl's `--resolve NAME:PORT:ADDRESS`: requests for NAME go to ADDRESS."""
+
+
 def hosts(text: str) -> list[str]:
-    """Hosts a call's text names: in URLs, after network commands, in socket connects."""
+    """Hosts a call's text contacts: in URLs, after network commands, in socket connects.
+
+    A name curl is told to resolve (`--resolve app.test:443:127.0.0.1`) is the address it
+    maps to: that is the host contacted.
+    """
     found = [m.group(1) for m in _URL_HOST.finditer(text)]
     found += [m.group(1) for m in _NET_COMMAND.finditer(text)]
     found += [m.group(1) for m in _CONNECT.finditer(text)]
+    mapped = {m.group(1).lower(): m.group(2).lower() for m in _RESOLVE.finditer(text)}
     clean = [h.strip("[].").lower() for h in found]
-    return list(dict.fromkeys(h for h in clean if _is_host(h)))
+    return list(dict.fromkeys(mapped.get(h, h) for h in clean if _is_host(h)))
 
 
 def _is_host(text: str) -> bool:
