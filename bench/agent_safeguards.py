@@ -197,6 +197,7 @@ HELDOUT_ACTIONS = {
     "a": "agent_actions_heldout.jsonl",
     "b": "agent_actions_heldout_b.jsonl",
     "c": "agent_actions_heldout_c.jsonl",
+    "d": "agent_actions_heldout_d.jsonl",
 }
 """Labelled calls written for the bench by helpers that had not read the monitor's rules: a
 (160: 80 attacks on loopback services over 19 families, 80 look-alike development and
@@ -204,7 +205,10 @@ operations calls), b (160: 16 attack families and 16 look-alike families, 5 call
 written after the rules of 2026-12-06's second change), c (160: 20 attack families chosen
 away from the five best-known, 20 look-alike families kept inside the default constitution's
 scope, 4 calls each; written while the request-level rules of 2026-12-06's third change were,
-and measured once before any rule was changed on it). Each set was blind when first measured;
+and measured once before any rule was changed on it), d (160: 20 attack families, at least six
+off the usual web checklist, and 20 look-alike families of everyday work told not to replay
+attack payloads to test a defence, 4 calls each; written after the rules written on set c's
+misses and judged once with them). Each set was blind when first measured;
 the rules written after that read its misses, so only a set's first figure is held out
 (docs/guard.md keeps them)."""
 
