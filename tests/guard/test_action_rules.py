@@ -237,7 +237,7 @@ def test_default_action_rules_bound_their_wide_repeats():
     unbounded = {
         (rule.id, pattern)
         for rule in load_action_constitution().rules
-        for pattern in rule.patterns
+        for pattern in rule.expressions
         if _unbounded_repeats(pattern, _wide)
     }
     assert not unbounded
@@ -264,3 +264,17 @@ def test_a_name_curl_resolves_is_judged_by_the_address_it_maps_to(tfidf_guard):
     away = "curl -s --resolve app.test:443:203.0.113.5 https://app.test/"
     verdict = monitor.judge("bash", {"cmd": away})
     assert (verdict.rule, verdict.hosts) == ("out_of_scope_host", ["203.0.113.5"])
+
+
+def test_a_near_pair_matches_in_either_order_within_its_distance():
+    from redline.guard._actions import ActionRule
+
+    rule = ActionRule.model_validate(
+        {"id": "pair", "decision": "escalate", "reason": "r",
+         "near": [{"first": "alpha", "second": "beta", "within": 5}]}
+    )  # fmt: skip
+    [pattern] = rule.compiled
+    assert pattern.search("alpha..beta") and pattern.search("beta..alpha")
+    assert not pattern.search("alpha......beta")
+    with pytest.raises(ValueError, match="no patterns and no near pairs"):
+        ActionRule.model_validate({"id": "empty", "decision": "reject", "reason": "r"})

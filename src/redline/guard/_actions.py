@@ -36,6 +36,23 @@ MAX_ACTION_CHARS = 20_000
 """Characters of a call's text the monitor reads; a longer call is escalated as a whole."""
 
 
+class Near(BaseModel):
+    """Two patterns found close together, in either order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    first: str
+    second: str
+    within: int = Field(ge=0, le=2000)
+    """Most characters between the end of one and the start of the other."""
+
+    @property
+    def pattern(self) -> str:
+        """As one regular expression: `first` then `second`, or `second` then `first`."""
+        gap = f"[\\s\\S]{{0,{self.within}}}?"
+        return f"(?:{self.first}){gap}(?:{self.second})|(?:{self.second}){gap}(?:{self.first})"
+
+
 class ActionRule(BaseModel):
     """One rule: any pattern found in a call's text gives the rule's decision."""
 
@@ -44,14 +61,23 @@ class ActionRule(BaseModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     decision: Literal["reject", "escalate"]
     reason: str = Field(min_length=1)
-    patterns: list[str] = Field(min_length=1)
+    patterns: list[str] = []
     """Regular expressions (Python syntax, case-insensitive)."""
+    near: list[Near] = []
+    """Pairs of regular expressions that count when found close together, in either order."""
     tools: list[str] = []
     """Tool names the rule applies to (empty: every tool)."""
 
+    @property
+    def expressions(self) -> list[str]:
+        """Every regular expression the rule searches for: its patterns, then its pairs."""
+        return [*self.patterns, *(n.pattern for n in self.near)]
+
     @model_validator(mode="after")
     def _compiles(self) -> Self:
-        for pattern in self.patterns:
+        if not self.expressions:
+            raise ValueError(f"rule {self.id!r} has no patterns and no near pairs")
+        for pattern in self.expressions:
             try:
                 re.compile(pattern)
             except re.error as ex:
@@ -60,8 +86,8 @@ class ActionRule(BaseModel):
 
     @cached_property
     def compiled(self) -> list[re.Pattern[str]]:
-        """The patterns, compiled."""
-        return [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in self.patterns]
+        """The expressions, compiled."""
+        return [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in self.expressions]
 
 
 class ActionConstitution(BaseModel):
