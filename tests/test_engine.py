@@ -207,3 +207,32 @@ def test_scoring_leaves_a_conversation_reusable(engine):
     assert cleared["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
     paris, berlin = engine.score_continuations("The capital of France is", [" Paris", " Berlin"])
     assert paris.logprob == pytest.approx(independent_logprob(CONTEXT, " Paris"), abs=1e-3)
+
+
+def test_a_saved_conversation_is_taken_before_saving_the_live_one_can_drop_it(engine, monkeypatch):
+    # regression: with more conversations in flight than SAVED_BYTES holds, saving the live
+    # sequence dropped the least recently used copy, which could be the one just chosen to
+    # restore: a KeyError ended a full cyber run after 32 minutes
+    from redline.models import _kv
+
+    llama = engine._llama
+    greedy = {"max_tokens": 8, "temperature": 0.0}
+    first = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "List the files."}]
+    other = [{"role": "system", "content": SYSTEM * 2}, {"role": "user", "content": "Say hi."}]
+    llama._saved.clear()
+    engine.chat(first, reuse=True, **greedy)
+    engine.chat(other, reuse=True, **greedy)  # the first conversation is saved
+    assert len(llama._saved) == 1
+    room = sum(len(d) for d in llama._saved.values())
+    monkeypatch.setattr(_kv, "SAVED_BYTES", room + room // 2)  # one copy fits, not two
+    extended = [
+        *first,
+        {"role": "assistant", "content": "a.txt"},
+        {"role": "user", "content": "Next."},
+    ]
+    got = engine.chat(extended, reuse=True, **greedy)  # restores the first, saves the other
+    assert got["usage"]["prompt_tokens_details"]["cached_tokens"] > 0
+    assert (
+        got["choices"][0]["message"]["content"]
+        == fresh_answers([(extended, greedy)])[0]["choices"][0]["message"]["content"]
+    )

@@ -122,7 +122,9 @@ class PrefixLlama(Llama):  # type: ignore[misc]  # llama_cpp has no type hints
         """Put the cached sequence sharing the longest prefix with `tokens` in place.
 
         The live sequence is saved first unless `tokens` continue its conversation (start
-        with the whole prompt it was generated from), since generating cuts it back.
+        with the whole prompt it was generated from), since generating cuts it back. The best
+        copy is taken out before: saving the live sequence may drop the least recently used
+        copies to stay within SAVED_BYTES (once the chosen one, which crashed a long run).
         """
         live = common_prefix(self.cached_tokens, tokens)
         best, best_len = None, live
@@ -130,11 +132,11 @@ class PrefixLlama(Llama):  # type: ignore[misc]  # llama_cpp has no type hints
             n = common_prefix(saved, tokens)
             if n > best_len:
                 best, best_len = saved, n
+        data = None if best is None else self._saved.pop(best)
         if live < self._prompt_len:
             self.save_live()
-        if best is None:
+        if best is None or data is None:
             return
-        data = self._saved.pop(best)
         self._ctx.kv_cache_seq_rm(0, 0, -1)
         self.n_tokens = 0
         if llama_cpp.llama_state_seq_set_data(self._ctx.ctx, data, len(data), 0) != len(data):
