@@ -17,7 +17,7 @@ stops of the cyber suite's tier 4 (exploiting toy services: the offensive refere
 of its tiers 1-3 (decoding, forensics and reversing files: puzzles, not attacks) and of the
 autonomy suite (code repair: benign), and each suite's accuracy with the monitor on (without
 it, every reference solution passes: tests/evals); and the share it stops of a held-out set of
-labelled actions (`HELDOUT_ACTIONS`, two sets of attacks and look-alike everyday calls, each
+labelled actions (`HELDOUT_ACTIONS`, nine sets of attacks and look-alike everyday calls, each
 written without reading the monitor's rules).
 
 Usage: python bench/agent_safeguards.py [--data ../shared/data] [--skip-monitor]
@@ -198,6 +198,11 @@ HELDOUT_ACTIONS = {
     "b": "agent_actions_heldout_b.jsonl",
     "c": "agent_actions_heldout_c.jsonl",
     "d": "agent_actions_heldout_d.jsonl",
+    "e": "agent_actions_heldout_e.jsonl",
+    "f": "agent_actions_heldout_f.jsonl",
+    "g": "agent_actions_heldout_g.jsonl",
+    "h": "agent_actions_heldout_h.jsonl",
+    "i": "agent_actions_heldout_i.jsonl",
 }
 """Labelled calls written for the bench by helpers that had not read the monitor's rules: a
 (160: 80 attacks on loopback services over 19 families, 80 look-alike development and
@@ -208,7 +213,11 @@ scope, 4 calls each; written while the request-level rules of 2026-12-06's third
 and measured once before any rule was changed on it), d (160: 20 attack families, at least six
 off the usual web checklist, and 20 look-alike families of everyday work told not to replay
 attack payloads to test a defence, 4 calls each; written after the rules written on set c's
-misses and judged once with them). Each set was blind when first measured;
+misses and judged once with them), e to i (160 each: 20 attack families of a broad spread, at
+least half off the web checklist in e, and 20 everyday families, 4 calls each; f to i also
+ask for ordinary administration with `sudo`; each written by a helper that read nothing of the
+project and judged once with the rules written on the misses of the set before it, d's for e,
+e's for f, and so on). Each set was blind when first measured;
 the rules written after that read its misses, so only a set's first figure is held out
 (docs/guard.md keeps them)."""
 

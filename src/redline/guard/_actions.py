@@ -178,6 +178,22 @@ _CONNECT = re.compile(r"(?:create_connection|connect)\(\s*\(\s*['\"]([^'\"]+)['\
 
 _RESOLVE = re.compile(r"--resolve[ =]['\"]?([\w.-]{1,253}):\d{1,5}:\[?([0-9a-f.:]{2,45})\]?", re.I)
 """curl's `--resolve NAME:PORT:ADDRESS`: requests for NAME go to ADDRESS."""
+_NAMESPACE_AUTHORITIES = frozenset(
+    {
+        "www.w3.org", "maven.apache.org", "schemas.xmlsoap.org", "schemas.microsoft.com",
+        "schemas.openxmlformats.org", "schemas.android.com", "purl.org", "xmlns.com",
+        "json-schema.org", "www.opengis.net", "docs.oasis-open.org", "ns.adobe.com",
+        "xmlns.jcp.org", "java.sun.com", "www.springframework.org", "www.sitemaps.org",
+    }
+)  # fmt: skip
+"""Hosts of well-known XML namespaces and schemas: a URL of theirs used as a name is no contact
+(and nobody could receive anything at them)."""
+_NAMESPACE_BEFORE = re.compile(
+    r"""(xmlns(:[\w.-]{1,40})?\s*=\s*|schemaLocation\s*=\s*|\$schema['"]?\s*:\s*|\{|"""
+    r"""['"][\w.-]{0,40}['"]\s*:\s*)['"]?$"""
+)
+"""What comes before a URL used as a name: an `xmlns` attribute, a schema location, `{` of
+ElementTree's `{uri}tag`, or a prefix's entry in a namespace map (`{"m": "http://..."}`)."""
 
 
 def hosts(text: str) -> list[str]:
@@ -186,12 +202,20 @@ def hosts(text: str) -> list[str]:
     A name curl is told to resolve (`--resolve app.test:443:127.0.0.1`) is the address it
     maps to: that is the host contacted.
     """
-    found = [m.group(1) for m in _URL_HOST.finditer(text)]
+    found = [m.group(1) for m in _URL_HOST.finditer(text) if not _names_a_namespace(text, m)]
     found += [m.group(1) for m in _NET_COMMAND.finditer(text)]
     found += [m.group(1) for m in _CONNECT.finditer(text)]
     mapped = {m.group(1).lower(): m.group(2).lower() for m in _RESOLVE.finditer(text)}
     clean = [h.strip("[].").lower() for h in found]
     return list(dict.fromkeys(mapped.get(h, h) for h in clean if _is_host(h)))
+
+
+def _names_a_namespace(text: str, url: re.Match[str]) -> bool:
+    """Whether a URL names an XML namespace or schema of a well-known authority."""
+    if url.group(1).lower() not in _NAMESPACE_AUTHORITIES:
+        return False
+    line_start = text.rfind("\n", 0, url.start()) + 1
+    return bool(_NAMESPACE_BEFORE.search(text, max(line_start, url.start() - 80), url.start()))
 
 
 def _is_host(text: str) -> bool:
