@@ -132,11 +132,12 @@ class PrefixLlama(Llama):  # type: ignore[misc]  # llama_cpp has no type hints
             n = common_prefix(saved, tokens)
             if n > best_len:
                 best, best_len = saved, n
-        data = None if best is None else self._saved.pop(best)
+        taken = None if best is None else (best, self._saved.pop(best))
         if live < self._prompt_len:
             self.save_live()
-        if best is None or data is None:
+        if taken is None:
             return
+        best, data = taken
         self._ctx.kv_cache_seq_rm(0, 0, -1)
         self.n_tokens = 0
         if llama_cpp.llama_state_seq_set_data(self._ctx.ctx, data, len(data), 0) != len(data):
