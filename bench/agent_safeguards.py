@@ -4,10 +4,10 @@ Injection stage (trained as `redline guard train` trains it, seed 0):
 - `generated`: self-written documents from fresh seeds in the calibration fold (framings and
   actions training never saw; the threshold was set on this fold's benign documents, so its
   false-positive rate is near its target by construction), per carrier and per encoding;
-- `handwritten-a`: 60 documents written by hand for the bench (30 injected, 30 benign twins);
-  used while developing the stage (its errors were looked at), so optimistic;
-- `handwritten-b`: 40 more (20 + 20), written before the last change and not looked at while
-  tuning: the honest held-out figure of the hand-written sets;
+- `handwritten-*` (`HANDWRITTEN`): documents written by hand for the bench, half injected:
+  a (60) and b (40) were used while developing the stage, f (200) was written as a development
+  set, so their figures are optimistic; c, d and e (100 each) were written without reading the
+  project and never looked at (only their counts were read): the honest held-out figures;
 - with `--data`: benign text from ../shared/data as documents (XSTest's safe prompts, the
   OpenAI moderation samples with no flag): the share flagged (never trained on).
 
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,6 +65,15 @@ TINY = Constitution.model_validate(
 )  # fmt: skip
 """The content stages are not measured here; a tiny constitution trains them in seconds."""
 CONSOLE = Console()
+HANDWRITTEN = {
+    "a": "injection_heldout.jsonl",
+    "b": "injection_heldout_b.jsonl",
+    "f": "injection_heldout_f.jsonl",
+    "c": "injection_heldout_c.jsonl",
+    "d": "injection_heldout_d.jsonl",
+    "e": "injection_heldout_e.jsonl",
+}
+"""The hand-written injection sets: a, b, f looked at while developing; c, d, e blind."""
 
 
 def rate(hits: int, n: int) -> dict[str, Any]:
@@ -93,6 +103,7 @@ def detection(guard: Guard, docs: list[Document]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "caught": rate(int(flagged[y == 1].sum()), int((y == 1).sum())),
         "benign_flagged": rate(int(flagged[y == 0].sum()), int((y == 0).sum())),
+        "auroc": float(roc_auc_score(y, scores)) if 0 < y.sum() < len(y) else None,
     }
     by: dict[str, dict[str, list[int]]] = {"carrier": defaultdict(list),
                                            "encoding": defaultdict(list)}  # fmt: skip
@@ -307,10 +318,8 @@ def main() -> None:
     seconds = round(time.perf_counter() - started, 1)
     results: dict[str, Any] = {"injection_stage": info.model_dump(), "train_seconds": seconds}
     generated = documents(101, per_fold=400, folds=CALIBRATION_FOLDS, ordinary=ordinary_sentences())
-    sets = {
-        "generated": generated,
-        "handwritten-a": handwritten("injection_heldout.jsonl"),
-        "handwritten-b": handwritten("injection_heldout_b.jsonl"),
+    sets = {"generated": generated} | {
+        f"handwritten-{key}": handwritten(name) for key, name in HANDWRITTEN.items()
     }
     results["injection"] = {name: detection(guard, docs) for name, docs in sets.items()}
     if args.data is not None:
@@ -319,10 +328,11 @@ def main() -> None:
             results["injection"][name] = detection(guard, docs)
 
     table = Table(title="Injection stage: caught / benign flagged (95% CI)")
-    for column in ("set", "injected caught", "benign flagged"):
+    for column in ("set", "injected caught", "benign flagged", "AUROC"):
         table.add_column(column)
     for name, r in results["injection"].items():
-        table.add_row(name, cell(r["caught"]), cell(r["benign_flagged"]))
+        auroc = "-" if r["auroc"] is None else f"{r['auroc']:.3f}"
+        table.add_row(name, cell(r["caught"]), cell(r["benign_flagged"]), auroc)
     CONSOLE.print(table)
     by = Table(title="Generated set: injected caught by carrier and encoding")
     by.add_column("group")

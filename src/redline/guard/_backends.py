@@ -12,6 +12,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import joblib
 import numpy as np
+from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
@@ -185,7 +186,9 @@ class TfidfBackend(Backend):
             ]
         )  # fmt: skip
         features = self.vectorizer.fit_transform(texts)
-        self.harm, self.category = _harm_head(features, y, seed, 8.0), None
+        extra = self.extra_features(texts)
+        harm_features = features if extra is None else hstack([features, extra]).tocsr()
+        self.harm, self.category = _harm_head(harm_features, y, seed, 8.0), None
         self.category_columns = np.arange(0)
         if not self.with_categories:
             self.categories = []
@@ -193,6 +196,13 @@ class TfidfBackend(Backend):
             rows = features[harmful]
             self.category_columns = _topic_columns(rows, cats, CATEGORY_FEATURES)
             self.category = _category_head(rows[:, self.category_columns], cats, seed, 8.0)
+
+    def extra_features(self, texts: list[str]) -> Any:
+        """Features the harm head reads after the n-grams (a sparse matrix), or None.
+
+        A subclass adds what n-grams cannot say (the injection stage: which cues co-occur).
+        """
+        return None
 
     @override
     def score(self, texts: list[str]) -> Scores:
@@ -239,6 +249,8 @@ class _TfidfScorer:
         self.words: dict[str, np.ndarray] = {}
         harm, category = backend.harm, backend.category
         self.harm_coef, self.harm_intercept = harm.coef_[0], float(harm.intercept_[0])
+        self.extra, self.extra_coef = backend.extra_features, self.harm_coef[
+            self.offset + len(self.word_vocab) :]  # fmt: skip
         # the category head's weights over every feature (0 where it reads none); without a
         # category head no columns, so every category sum below is empty
         heads = category.coef_.shape[0] if category is not None else 0
@@ -307,6 +319,9 @@ class _TfidfScorer:
         ):
             harm += np.bincount(rows, weights * self.harm_coef[columns + offset], minlength=n)
             z += _row_sums(rows, weights[:, None] * self.cat_coef[columns + offset], n)
+        extra = self.extra(distinct) if len(self.extra_coef) else None
+        if extra is not None:
+            harm += extra @ self.extra_coef
         where = {k: i for i, k in enumerate(distinct)}
         order = [where[k] for k in keys]
         p = expit(harm[order])
