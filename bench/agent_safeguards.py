@@ -6,8 +6,9 @@ Injection stage (trained as `redline guard train` trains it, seed 0):
   false-positive rate is near its target by construction), per carrier and per encoding;
 - `handwritten-*` (`HANDWRITTEN`): documents written by hand for the bench, half injected:
   a (60) and b (40) were used while developing the stage, f (200) was written as a development
-  set, so their figures are optimistic; c, d and e (100 each) were written without reading the
-  project and never looked at (only their counts were read): the honest held-out figures;
+  set, so their figures are optimistic; c, d, e, g and h (100 each) were written without
+  reading the project and never looked at (only their counts were read): the honest held-out
+  figures (g and h judged first by the stage as shipped on 2026-12-07);
 - with `--data`: benign text from ../shared/data as documents (XSTest's safe prompts, the
   OpenAI moderation samples with no flag): the share flagged (never trained on).
 
@@ -72,8 +73,10 @@ HANDWRITTEN = {
     "c": "injection_heldout_c.jsonl",
     "d": "injection_heldout_d.jsonl",
     "e": "injection_heldout_e.jsonl",
+    "g": "injection_heldout_g.jsonl",
+    "h": "injection_heldout_h.jsonl",
 }
-"""The hand-written injection sets: a, b, f looked at while developing; c, d, e blind."""
+"""The hand-written injection sets: a, b, f looked at while developing; c-e and g-h blind."""
 
 
 def rate(hits: int, n: int) -> dict[str, Any]:

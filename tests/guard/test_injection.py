@@ -13,9 +13,9 @@ from redline.guard._injection_cues import FEATURES, CuedTfidfBackend, cue_featur
 from redline.guard._injection_data import (
     FOLDS,
     benign_sentences,
+    corpus,
     documents,
     everyday,
-    corpus,
     training_texts,
     written,
 )
