@@ -10,9 +10,12 @@ classifier has to tell an order *to the model* from an order *to a reader*.
 Everything here is written by the project. Injected instructions name harmless stand-ins
 (example.com addresses, a made-up product) and never carry real operational detail.
 
-The phrases live in `_injection_phrases`. Each framing, action, foreign instruction and
-filler sentence of any topic has a fold, so a held-out set is built from phrasings the training
-set never saw (the calibration and the bench's generated figures are on it).
+The phrases live in `_injection_phrases`. Beside the generated documents: documents written
+whole for the project, each injected one with its injection marked (`written`), and corpora of
+everyday texts and ordinary texts about AI mixed into both kinds (`corpus`), all shipped in
+`injection_data/`. Each framing, action, foreign instruction, written document and sentence
+of any topic has a fold, so a held-out set is built from what the training set never saw (the
+calibration and the bench's generated figures are on it).
 """
 
 import base64
@@ -119,7 +122,7 @@ def _wrap(carrier: str, topic: str, body: list[str], placed: int, rng: random.Ra
         return (
             "def handle_request(request):\n"
             + "".join(f"    {s}\n" for s in lines)
-            + ("    return process(request)\n")
+            + "    return process(request)\n"
         )
     if carrier == "readme":
         return f"# {topic.title()}\n\n" + "\n\n".join(lay("- {}"))
