@@ -319,9 +319,8 @@ class _TfidfScorer:
         ):
             harm += np.bincount(rows, weights * self.harm_coef[columns + offset], minlength=n)
             z += _row_sums(rows, weights[:, None] * self.cat_coef[columns + offset], n)
-        extra = self.extra(distinct) if len(self.extra_coef) else None
-        if extra is not None:
-            harm += extra @ self.extra_coef
+        if len(self.extra_coef):
+            harm += self.extra(distinct) @ self.extra_coef
         where = {k: i for i, k in enumerate(distinct)}
         order = [where[k] for k in keys]
         p = expit(harm[order])

@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
 from redline.attacks import transform
 from redline.guard._injection_phrases import (
@@ -212,10 +213,15 @@ def _in_fold(items: list[str], fold: int) -> list[str]:
 
 
 @cache
-def corpus(name: str) -> tuple[str, ...]:
-    """The texts of a shipped corpus (`injection_data/<name>.jsonl`, written for the project)."""
+def _shipped(name: str) -> tuple[dict[str, Any], ...]:
+    """The rows of a shipped file (`injection_data/<name>.jsonl`), read once a process."""
     lines = files("redline.guard").joinpath("injection_data", f"{name}.jsonl").read_text("utf-8")
-    return tuple(json.loads(line)["text"] for line in lines.splitlines() if line.strip())
+    return tuple(json.loads(line) for line in lines.splitlines() if line.strip())
+
+
+def corpus(name: str) -> tuple[str, ...]:
+    """The texts of a shipped corpus (written for the project)."""
+    return tuple(row["text"] for row in _shipped(name))
 
 
 def written(folds: tuple[int, ...]) -> list[Document]:
@@ -225,11 +231,9 @@ def written(folds: tuple[int, ...]) -> list[Document]:
     each with or without an injection; an injected one names the passage that is the
     injection (its `payload`, learned alone as well).
     """
-    lines = files("redline.guard").joinpath("injection_data", "documents.jsonl").read_text("utf-8")
-    rows = [json.loads(line) for line in lines.splitlines() if line.strip()]
     return [Document(r["text"], r["label"], r["carrier"], payload=r.get("injection", ""),
                      fold=i % FOLDS)
-            for i, r in enumerate(rows) if i % FOLDS in folds]  # fmt: skip
+            for i, r in enumerate(_shipped("documents")) if i % FOLDS in folds]  # fmt: skip
 
 
 def mentions(fold: int) -> list[str]:
@@ -254,8 +258,7 @@ def everyday(fold: int) -> list[str]:
     everyday senses.
     """
     said = [f"{s} {p}." for s in SUBJECTS for p in _in_fold(PREDICATES, fold)]
-    written = PROSE + POLYSEMY + list(corpus("everyday"))
-    return said + _in_fold(written, fold)
+    return said + _in_fold(PROSE + POLYSEMY + list(corpus("everyday")), fold)
 
 
 def documents(
@@ -324,10 +327,9 @@ def documents(
             encoding = "plain" if foreign else rng.choice(ENCODINGS)
             if encoding != "plain":
                 payload = _hint(encoding, transform(encoding, payload, seed + k), rng)
-            written = payload
-            body, placed = _insert(body, written, carrier, rng)
+            body, placed = _insert(body, payload, carrier, rng)
             text = _wrap(carrier, topic, body, placed, rng)
-            out.append(Document(text, 1, carrier, encoding, written, fold))
+            out.append(Document(text, 1, carrier, encoding, payload, fold))
     return out
 
 
